@@ -1,0 +1,27 @@
+"""Datasets with the torchvision interface: ``(image, target)`` items, ``classes``, ``targets``."""
+
+from ._base import ArrayDataset
+from .digits import digits
+from .gtsrb import GTSRB_CLASSES, gtsrb
+from .image_folder import image_folder
+from .synth_signs import synth_signs
+
+DATASETS = {"synth_signs": synth_signs, "gtsrb": gtsrb, "digits": digits, "image_folder": image_folder}
+
+
+def load_dataset(name: str, *, root=None, **kwargs) -> ArrayDataset:
+    """Load a dataset by name: ``synth_signs``, ``gtsrb``, ``digits`` or ``image_folder``."""
+    from .._validation import param_error
+
+    if name not in DATASETS:
+        raise param_error("load_dataset", "name", f"one of {sorted(DATASETS)}", name)
+    if name in ("gtsrb", "image_folder"):
+        if root is None:
+            raise param_error("load_dataset", "root", f"a path for the {name} dataset", None,
+                              "Pass --root PATH (an .npz or a folder).")
+        return DATASETS[name](root, **kwargs)
+    return DATASETS[name](**kwargs)
+
+
+__all__ = ["ArrayDataset", "DATASETS", "GTSRB_CLASSES", "digits", "gtsrb", "image_folder", "load_dataset",
+           "synth_signs"]

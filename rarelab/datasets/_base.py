@@ -1,0 +1,129 @@
+"""In-memory image datasets with the torchvision dataset interface."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .._validation import param_error
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Images held as one ``uint8`` array of shape (N, H, W, 3), with integer targets.
+
+    Items are ``(image, target)`` pairs like a torchvision dataset: ``image`` is a PIL
+    image unless ``transform`` maps it to something else.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, height, width, 3), dtype uint8
+    targets : array-like of int, shape (n_samples,)
+    classes : sequence of str
+        Human-readable class names; ``targets`` index into it.
+    name : str
+        Short name shown in ``repr`` and used in cache keys.
+    transform, target_transform : callable, optional
+    templates : ndarray of shape (n_classes, height, width, 3), optional
+        One clean frontal render per class (synthetic start), where the dataset has them.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        targets,
+        classes: Sequence[str],
+        *,
+        name: str = "array",
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        templates: np.ndarray | None = None,
+    ):
+        images = np.asarray(images)
+        owner = type(self).__name__
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise param_error(owner, "images", "an array of shape (n, height, width, 3)", f"shape {images.shape}")
+        if images.dtype != np.uint8:
+            raise param_error(owner, "images", "a uint8 array", f"dtype {images.dtype}",
+                              "Convert with (x * 255).round().astype(np.uint8).")
+        targets = np.asarray(targets)
+        if targets.shape != (len(images),) or not np.issubdtype(targets.dtype, np.integer):
+            raise param_error(owner, "targets", f"an int array of shape ({len(images)},)",
+                              f"{targets.dtype} array of shape {targets.shape}")
+        if len(targets) and (targets.min() < 0 or targets.max() >= len(classes)):
+            raise param_error(owner, "targets", f"ids in [0, {len(classes) - 1}]",
+                              f"ids in [{targets.min()}, {targets.max()}]")
+        self.images = images
+        self.targets = targets.astype(np.int64)
+        self.classes = list(classes)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.name = name
+        self.transform = transform
+        self.target_transform = target_transform
+        self.templates = templates
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        img = Image.fromarray(self.images[index])
+        target = int(self.targets[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the pixels and targets; keys the feature cache."""
+        h = hashlib.sha1()
+        h.update(str(self.images.shape).encode())
+        # Hash a strided subset plus the targets: cheap, and any real change of data shows.
+        h.update(np.ascontiguousarray(self.images[:: max(1, len(self) // 997)]).tobytes())
+        h.update(self.targets.tobytes())
+        return h.hexdigest()[:16]
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.targets, minlength=len(self.classes))
+
+    def with_templates(self, classes: Sequence[int]):
+        """Return a copy with the templates of ``classes`` appended, and their new item ids.
+
+        Used for the paper's synthetic start: the single training sample of a rare class is
+        a clean render instead of a real image.
+        """
+        if self.templates is None:
+            raise param_error(type(self).__name__, "synthetic_start", "used with a dataset that has templates",
+                              self.name, "Only synth_signs ships class templates.")
+        classes = [int(c) for c in classes]
+        extra = self.templates[classes]
+        if extra.shape[1:] != self.images.shape[1:]:
+            extra = np.stack([np.asarray(Image.fromarray(t).resize(self.images.shape[1:3], Image.BILINEAR))
+                              for t in extra])
+        ds = ArrayDataset(np.concatenate([self.images, extra]), np.concatenate([self.targets, classes]),
+                          self.classes, name=self.name + "+templates", transform=self.transform,
+                          target_transform=self.target_transform, templates=self.templates)
+        ids = {c: len(self) + i for i, c in enumerate(classes)}
+        return ds, ids
+
+    def __repr__(self) -> str:
+        counts = self.class_counts()
+        lines = [
+            f"Dataset {type(self).__name__}({self.name})",
+            f"    Number of datapoints: {len(self)}",
+            f"    Image size: {self.images.shape[1]}x{self.images.shape[2]}",
+            f"    Classes: {len(self.classes)} (items per class: min {counts.min()}, max {counts.max()})",
+        ]
+        if self.templates is not None:
+            lines.append("    Templates: one clean render per class")
+        if self.transform is not None:
+            lines.append(f"    Transform: {self.transform!r}")
+        return "\n".join(lines)
