@@ -1,0 +1,134 @@
+"""A run from a plain config: what ``rarelab run`` and ``ActiveSearch`` resumption build on."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import InvalidParameterError, check_int, param_error
+from .datasets import DATASETS, load_dataset
+from .loop import ActiveSearch, SimulatedOracle
+from .metrics import write_text_atomic
+from .splits import rare_class_split, rarest_classes
+from .strategies import STRATEGIES, get_strategy
+from .training import LEARNERS, FineTune, LinearProbe
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rebuild a run exactly; stored as ``config.json`` in the run dir."""
+
+    dataset: str = "synth_signs"
+    root: str | None = None
+    dataset_kwargs: dict = field(default_factory=dict)
+    rare_classes: str | list = "rarest:10"
+    n_train: int = 1
+    pool_cap: int = 50
+    common_fractions: tuple = (0.31, 0.05, 0.64)
+    synthetic_start: bool = False
+    strategy: str = "rare-softmax"
+    per_class: int = 50
+    seed: int = 0
+    learner: str = "linear"
+    backbone: str = "efficientnet_lite0"
+    input_size: int | None = None
+    hidden: int = 0
+    epochs: int = 20
+    warm_start: bool = False
+    device: str | None = None
+
+    def validate(self) -> RunConfig:
+        owner = "RunConfig"
+        if self.dataset not in DATASETS:
+            raise param_error(owner, "dataset", f"one of {sorted(DATASETS)}", self.dataset)
+        if self.strategy not in STRATEGIES:
+            raise param_error(owner, "strategy", f"one of {sorted(STRATEGIES)}", self.strategy)
+        if self.learner not in LEARNERS:
+            raise param_error(owner, "learner", f"one of {sorted(LEARNERS)}", self.learner)
+        for name in ("per_class", "epochs", "n_train", "pool_cap"):
+            check_int(owner, name, getattr(self, name), low=1)
+        check_int(owner, "seed", self.seed, low=0)
+        return self
+
+
+def resolve_rare_classes(spec, targets, classes) -> list[int]:
+    """``"rarest:K"``, class names, ids, or a comma-separated mix of names and ids."""
+    if isinstance(spec, str) and spec.startswith("rarest:"):
+        try:
+            k = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise param_error("resolve_rare_classes", "rare_classes", "'rarest:K' with an int K", spec) from None
+        return rarest_classes(targets, k)
+    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    out = []
+    for item in items:
+        if isinstance(item, (int, np.integer)) or (isinstance(item, str) and item.isdigit()):
+            out.append(check_int("resolve_rare_classes", "rare_classes", int(item), low=0, high=len(classes) - 1))
+        elif item in classes:
+            out.append(classes.index(item))
+        else:
+            near = difflib.get_close_matches(str(item), classes, n=3)
+            raise param_error("resolve_rare_classes", "rare_classes", "class names, class ids or 'rarest:K'",
+                              item, f"Did you mean {near}?" if near else f"Known classes: {classes[:8]}...")
+    return sorted(set(out))
+
+
+def _seeds(seed: int) -> tuple[int, int, int]:
+    # Independent streams for the split, the learner and the strategy, from one seed.
+    return tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
+
+
+def build_search(config: RunConfig, *, run_dir=None, dataset=None, progress: bool = True) -> ActiveSearch:
+    """Build dataset, split, learner, strategy and oracle from ``config`` (validated first)."""
+    config.validate()
+    if dataset is None:
+        dataset = load_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
+    rare = resolve_rare_classes(config.rare_classes, dataset.targets, dataset.classes)
+    split_seed, learner_seed, strategy_seed = _seeds(config.seed)
+    template_ids = None
+    if config.synthetic_start:
+        dataset, template_ids = dataset.with_templates(rare)
+    split = rare_class_split(dataset.targets, rare, n_train=config.n_train, pool_cap=config.pool_cap,
+                             common_fractions=tuple(config.common_fractions), template_ids=template_ids,
+                             random_state=split_seed)
+    common = dict(dataset=dataset, backbone=config.backbone, input_size=config.input_size, epochs=config.epochs,
+                  warm_start=config.warm_start, device=config.device, random_state=learner_seed, progress=progress)
+    learner = LinearProbe(hidden=config.hidden, **common) if config.learner == "linear" else FineTune(**common)
+    return ActiveSearch(dataset=dataset, split=split, learner=learner, strategy=get_strategy(config.strategy),
+                        per_class=config.per_class, oracle=SimulatedOracle(dataset.targets), run_dir=run_dir,
+                        random_state=strategy_seed, name=config.strategy, seed=config.seed)
+
+
+def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = True) -> ActiveSearch:
+    """Start a run in ``run_dir`` or reopen it if it holds the same config.
+
+    Everything is validated before anything is written, so a bad config leaves no
+    half-made run directory behind.
+    """
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists():
+        stored = json.loads(cfg_path.read_text())
+        if stored != json.loads(json.dumps(asdict(config))):
+            raise InvalidParameterError(
+                f"The run directory {str(run_dir)!r} holds a run with another config. Choose a new --out, "
+                "or reopen it with `rarelab resume` / open_run().")
+        return open_run(run_dir, dataset=dataset, progress=progress)
+    search = build_search(config, run_dir=None, dataset=dataset, progress=progress)  # validates everything
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cfg_path, json.dumps(asdict(config), indent=2))
+    return build_search(config, run_dir=run_dir, dataset=search.dataset if not config.synthetic_start else dataset,
+                        progress=progress)
+
+
+def open_run(run_dir, *, dataset=None, progress: bool = True) -> ActiveSearch:
+    """Reopen a run directory: same split, labels, round and phase as when it stopped."""
+    cfg_path = Path(run_dir) / "config.json"
+    if not cfg_path.is_file():
+        raise InvalidParameterError(f"No rarelab run in {str(run_dir)!r}: config.json is missing.")
+    config = RunConfig(**json.loads(cfg_path.read_text()))
+    return build_search(config, run_dir=run_dir, dataset=dataset, progress=progress)

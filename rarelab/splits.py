@@ -1,0 +1,131 @@
+"""The traffic-sign paper's split protocol (Section III-A)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import check_int, check_random_state, param_error
+
+
+@dataclass(frozen=True)
+class Split:
+    """Disjoint item ids of the initial training set, the validation set and the unlabeled pool."""
+
+    train: np.ndarray
+    val: np.ndarray
+    pool: np.ndarray
+    rare_classes: tuple[int, ...]
+    synthetic: Mapping[int, int] = field(default_factory=dict)  # rare class -> template item id
+
+    def table(self, targets, classes: Sequence[str] | None = None) -> str:
+        """The rare classes' counts per part, plus the common classes' totals, as text."""
+        targets = np.asarray(targets)
+        name = (lambda c: classes[c]) if classes is not None else str
+        rows = [("class", "train", "val", "pool")]
+        for c in self.rare_classes:
+            tr = int(np.sum(targets[self.train] == c))
+            rows.append((f"{name(c)}{' (template)' if c in self.synthetic else ''}", str(tr),
+                         str(int(np.sum(targets[self.val] == c))), str(int(np.sum(targets[self.pool] == c)))))
+        rare = np.array(self.rare_classes)
+        rows.append(("common classes", *(str(int(np.sum(~np.isin(targets[p], rare))))
+                                          for p in (self.train, self.val, self.pool))))
+        rows.append(("total", str(len(self.train)), str(len(self.val)), str(len(self.pool))))
+        width = [max(len(r[i]) for r in rows) for i in range(4)]
+        fmt = lambda r: "  ".join(r[0].ljust(width[0]) if i == 0 else r[i].rjust(width[i])  # noqa: E731
+                                  for i in range(4))
+        return "\n".join([fmt(rows[0]), "-" * (sum(width) + 6), *map(fmt, rows[1:])])
+
+
+def rarest_classes(targets, k: int) -> list[int]:
+    """The ``k`` classes with the fewest items (ties broken by class id)."""
+    counts = np.bincount(np.asarray(targets))
+    present = np.flatnonzero(counts)
+    k = check_int("rarest_classes", "k", k, low=1, high=len(present))
+    return sorted(present[np.argsort(counts[present], kind="stable")[:k]].tolist())
+
+
+def rare_class_split(
+    targets,
+    rare_classes: Sequence[int],
+    *,
+    n_train: int = 1,
+    n_val: tuple[int, int] = (2, 3),
+    pool_cap: int | None = 50,
+    common_fractions: tuple[float, float, float] = (0.31, 0.05, 0.64),
+    template_ids: Mapping[int, int] | None = None,
+    random_state=None,
+) -> Split:
+    """Split items as in the traffic-sign paper.
+
+    Each rare class puts exactly ``n_train`` random items into training, between
+    ``n_val[0]`` and ``n_val[1]`` into validation, and the rest, at most ``pool_cap``, into
+    the unlabeled pool. Common classes are split by ``common_fractions`` (train, val, pool).
+
+    Parameters
+    ----------
+    targets : array-like of int
+        The label of every item (hidden from the search, used only to build the split).
+    rare_classes : sequence of int
+    template_ids : mapping of class id to item id, optional
+        Synthetic start: these items (class templates appended to the dataset) replace the
+        rare class's training samples; the real items then go to validation and pool only.
+    random_state : None, int or Generator
+
+    Examples
+    --------
+    >>> y = np.repeat(np.arange(3), [100, 100, 10])
+    >>> s = rare_class_split(y, [2], random_state=0)
+    >>> int(np.sum(y[s.train] == 2)), int(np.sum(y[s.pool] == 2)) + int(np.sum(y[s.val] == 2))
+    (1, 9)
+    """
+    owner = "rare_class_split"
+    targets = np.asarray(targets)
+    if targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
+        raise param_error(owner, "targets", "a 1-D int array", f"{targets.dtype} array of shape {targets.shape}")
+    n_train = check_int(owner, "n_train", n_train, low=1)
+    if not (len(n_val) == 2 and 0 <= n_val[0] <= n_val[1]):
+        raise param_error(owner, "n_val", "a pair (low, high) with 0 <= low <= high", n_val)
+    if pool_cap is not None:
+        pool_cap = check_int(owner, "pool_cap", pool_cap, low=1)
+    fr = np.asarray(common_fractions, dtype=float)
+    if fr.shape != (3,) or fr.min() < 0 or abs(fr.sum() - 1) > 1e-6:
+        raise param_error(owner, "common_fractions", "three non-negative fractions (train, val, pool) summing to 1",
+                          common_fractions)
+    rare = [int(c) for c in rare_classes]
+    if not rare or len(set(rare)) != len(rare):
+        raise param_error(owner, "rare_classes", "a non-empty list of distinct class ids", rare_classes)
+    template_ids = {int(c): int(i) for c, i in (template_ids or {}).items()}
+    unknown = sorted(set(template_ids) - set(rare))
+    if unknown:
+        raise param_error(owner, "template_ids", "keyed by rare classes only", unknown)
+    rng = check_random_state(random_state)
+
+    excluded = np.zeros(len(targets), dtype=bool)
+    excluded[list(template_ids.values())] = True
+    train, val, pool = [list(template_ids.values())], [], []
+    for c in rare:
+        ids = rng.permutation(np.flatnonzero((targets == c) & ~excluded))
+        k_train = 0 if c in template_ids else n_train
+        k_val = int(rng.integers(n_val[0], n_val[1] + 1))
+        if len(ids) < k_train + n_val[0] + 1:
+            raise param_error(owner, "rare_classes", f"classes with at least {k_train + n_val[0] + 1} items "
+                              "(training, validation and at least one pool item)",
+                              f"class {c} with {len(ids)} items", "Choose other rare classes or lower n_train/n_val.")
+        k_val = min(k_val, len(ids) - k_train - 1)
+        train.append(ids[:k_train])
+        val.append(ids[k_train:k_train + k_val])
+        rest = ids[k_train + k_val:]
+        pool.append(rest if pool_cap is None else rest[:pool_cap])
+    common = np.flatnonzero(~np.isin(targets, rare) & ~excluded)
+    for c in np.unique(targets[common]):
+        ids = rng.permutation(common[targets[common] == c])
+        a = int(round(fr[0] * len(ids)))
+        b = a + int(round(fr[1] * len(ids)))
+        train.append(ids[:a])
+        val.append(ids[a:b])
+        pool.append(ids[b:])
+    cat = lambda parts: np.sort(np.concatenate(parts).astype(np.int64))  # noqa: E731
+    return Split(cat(train), cat(val) if val else np.empty(0, np.int64), cat(pool), tuple(rare), template_ids)
