@@ -1,0 +1,236 @@
+"""``rarelab``: the headless command line over the same core the widgets use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import RarelabError
+from .datasets import DATASETS, load_dataset
+from .metrics import read_metrics, write_text_atomic
+from .models import BACKBONES
+from .report import format_table, gallery_html, summary_table, write_report
+from .strategies import STRATEGIES
+
+_EPILOG = """examples:
+  rarelab run --dataset synth_signs --rare-classes rarest:8 --rounds 3 --seeds 2 --out runs/demo
+  rarelab run --dataset gtsrb --root GTSRB.npz --rare-classes rarest:10 \\
+      --strategies rare-softmax,entropy,random --rounds 5 --per-class 50 --seeds 3 --out runs/gtsrb
+  rarelab resume runs/gtsrb/runs/rare-softmax/seed0 --rounds 8
+"""
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",")]
+        else:
+            seeds = list(range(int(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a list (0,4,7); got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds needs at least one non-negative seed; got {text!r}")
+    return seeds
+
+
+def _strategies(text: str) -> list[str]:
+    names = sorted(STRATEGIES) if text == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STRATEGIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown strategies {unknown}; choose from {sorted(STRATEGIES)} or 'all'")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rarelab", description="Find rare classes in an unlabeled image pool by "
+                                "ranking it with a classifier's tiny softmax outputs (active search).",
+                                epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="compare strategies over seeds; writes metrics.csv and report.html",
+                         description="Run the active search for every strategy and seed on one split protocol, "
+                         "with a simulated oracle that reveals the ground truth. Each (strategy, seed) gets its "
+                         "own run directory under OUT/runs/, so an interrupted command resumes where it stopped.",
+                         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = run.add_argument_group("data")
+    g.add_argument("--dataset", choices=sorted(DATASETS), default="synth_signs", help="default: %(default)s")
+    g.add_argument("--root", help="path of the data: an .npz or a folder (gtsrb, image_folder)")
+    g.add_argument("--n-samples", type=int, default=12000, help="synth_signs only: images to render (default: %(default)s)")
+    g.add_argument("--image-size", type=int, default=None, help="resize images to this side (dataset default)")
+    g.add_argument("--rare-classes", default="rarest:10",
+                   help="'rarest:K', or class names or ids separated by commas (default: %(default)s)")
+    g.add_argument("--pool-cap", type=int, default=50, help="max pool items per rare class (default: %(default)s)")
+    g.add_argument("--n-train", type=int, default=1, help="training samples per rare class (default: %(default)s)")
+    g.add_argument("--synthetic-start", action="store_true",
+                   help="start each rare class from its clean template (synth_signs only)")
+    g = run.add_argument_group("search")
+    g.add_argument("--strategies", type=_strategies, default=["rare-softmax", "entropy", "random"],
+                   help=f"comma-separated, or 'all': {', '.join(sorted(STRATEGIES))} "
+                        "(default: rare-softmax,entropy,random)")
+    g.add_argument("--rounds", type=int, default=5, help="query rounds T (default: %(default)s)")
+    g.add_argument("--per-class", type=int, default=50, help="N, items labeled per rare class and round (default: %(default)s)")
+    g.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 = seeds 0,1,2) or a list 0,4,7 (default: 1)")
+    g = run.add_argument_group("model")
+    g.add_argument("--learner", choices=["linear", "finetune"], default="linear",
+                   help="linear: head on frozen cached features (fast on CPU); finetune: whole network, "
+                        "random-crop augmentation (GPU) (default: %(default)s)")
+    g.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0", help="default: %(default)s")
+    g.add_argument("--input-size", type=int, default=None, help="backbone input side (default: 96 Lite0, 128 ResNet18)")
+    g.add_argument("--hidden", type=int, default=0, help="linear learner: hidden units of the head, 0 = linear")
+    g.add_argument("--epochs", type=int, default=20, help="training epochs per round (default: %(default)s)")
+    g.add_argument("--warm-start", action="store_true", help="continue from the previous round's model")
+    g.add_argument("--device", default=None, help="cpu, cuda, or auto (default: auto)")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    res = sub.add_parser("resume", help="continue one run directory for more rounds",
+                         description="Reopen a run directory (labels, round and phase as stored) and run it "
+                         "up to --rounds query rounds.")
+    res.add_argument("run_dir")
+    res.add_argument("--rounds", type=int, required=True, help="total query rounds to reach")
+    res.add_argument("--quiet", action="store_true")
+
+    rep = sub.add_parser("report", help="rebuild OUT/metrics.csv and OUT/report.html from OUT/runs",
+                         description="Collect every run under OUT/runs into one metrics.csv and report.html.")
+    rep.add_argument("out")
+
+    sub.add_parser("datasets", help="list the datasets and where they come from",
+                   description="List the datasets rarelab can load.")
+    return p
+
+
+def _config_from_args(a, strategy: str, seed: int):
+    from .experiment import RunConfig
+
+    kwargs = {}
+    if a.dataset == "synth_signs":
+        kwargs["n_samples"] = a.n_samples
+    if a.image_size is not None:
+        kwargs["image_size"] = a.image_size
+    if a.quiet and a.dataset in ("synth_signs", "gtsrb", "image_folder"):
+        kwargs["progress"] = False
+    return RunConfig(dataset=a.dataset, root=a.root, dataset_kwargs=kwargs, rare_classes=a.rare_classes,
+                     n_train=a.n_train, pool_cap=a.pool_cap, synthetic_start=a.synthetic_start, strategy=strategy,
+                     per_class=a.per_class, seed=seed, learner=a.learner, backbone=a.backbone,
+                     input_size=a.input_size, hidden=a.hidden, epochs=a.epochs, warm_start=a.warm_start,
+                     device=a.device)
+
+
+def _cmd_run(a) -> int:
+    from .experiment import create_run
+
+    out = Path(a.out)
+    t0 = time.perf_counter()
+    first = _config_from_args(a, a.strategies[0], a.seeds[0])
+    dataset = load_dataset(first.dataset, root=first.root, **first.dataset_kwargs)
+    print(dataset)
+    for strategy in a.strategies:
+        for seed in a.seeds:
+            cfg = _config_from_args(a, strategy, seed)
+            search = create_run(cfg, out / "runs" / strategy / f"seed{seed}", dataset=dataset, progress=not a.quiet)
+            if strategy == a.strategies[0] and seed == a.seeds[0]:
+                print(f"\nSplit (seed {seed}):\n" + search.split.table(search.dataset.targets, search.dataset.classes))
+                print(f"Learner: {a.learner} on {a.backbone}\n")
+            search.run(a.rounds)
+            last = search.history_[-1]
+            first_hits = search.history_[0].get("hits")
+            print(f"{strategy:>14} seed {seed}: round-1 hits per rare class "
+                  f"{first_hits / len(search.rare_classes):.1f}, final N_rare {last['n_rare']:.1f}, "
+                  f"final rare F1 {last['f1_rare']:.3f}  [{time.perf_counter() - t0:.0f}s]", flush=True)
+            search.store.close()
+    rows = _collect(out)
+    print("\n" + format_table(summary_table(rows)))
+    print(f"\nWrote {out / 'metrics.csv'} and {out / 'report.html'} in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+def _collect(out: Path) -> list[dict]:
+    """Merge the runs' metrics into OUT/metrics.csv and rebuild OUT/report.html."""
+    from .experiment import open_run
+
+    run_dirs = sorted((out / "runs").glob("*/seed*"))
+    if not run_dirs:
+        raise RarelabError(f"No runs under {str(out / 'runs')!r}: run `rarelab run --out {out}` first.")
+    rows, galleries, max_n_rare, notes = [], [], None, ""
+    csv_parts = []
+    for d in run_dirs:
+        text = (d / "metrics.csv").read_text()
+        csv_parts.append(text if not csv_parts else text.split("\n", 1)[1])
+        rows += read_metrics(d / "metrics.csv")
+    write_text_atomic(out / "metrics.csv", "".join(csv_parts))
+    # Fig. 2: the first rare class's top 30 in round 0 of the first per-class ranking run.
+    for d in run_dirs:
+        cfg = json.loads((d / "config.json").read_text())
+        if cfg["strategy"] != "rare-softmax":
+            continue
+        search = open_run(d, progress=False)
+        ds, rare = search.dataset, search.rare_classes
+        pool_per_class = [int(np.sum(ds.targets[search.split.pool] == c)) for c in rare]
+        max_n_rare = float(np.mean(np.array(pool_per_class) + [np.sum(ds.targets[search.split.train] == c)
+                                                              for c in rare]))
+        cand = search.store.candidates(0)
+        for c in rare[:3]:
+            top = [(i, s) for i, t, s, _ in cand if t == c][:30]
+            ids = np.array([i for i, _ in top], dtype=np.int64)
+            ref_id = search.split.synthetic.get(c, next((i for i in search.split.train if ds.targets[i] == c), None))
+            galleries.append(gallery_html(ds.images[ids], [s for _, s in top], ds.targets[ids] == c,
+                                          title=f"{ds.classes[c]}: top {len(top)} of the pool in round 0 "
+                                                f"({int(np.sum(ds.targets[ids] == c))} are this class)",
+                                          reference=ds.images[ref_id] if ref_id is not None else None))
+        notes = (f"Dataset {ds.name}; {len(rare)} rare classes; device {search.history_[0].get('device', '?')}; "
+                 f"config of the first run: {html_escape(json.dumps(cfg))}")
+        search.store.close()
+        break
+    write_report(out / "report.html", rows, title=f"rarelab: {out.name}", max_n_rare=max_n_rare,
+                 galleries=galleries, notes=notes)
+    return rows
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _cmd_resume(a) -> int:
+    from .experiment import open_run
+
+    search = open_run(a.run_dir, progress=not a.quiet)
+    print(f"Reopened {search!r}")
+    search.run(a.rounds)
+    print(format_table(summary_table(read_metrics(Path(a.run_dir) / "metrics.csv"))))
+    return 0
+
+
+def _cmd_datasets(a) -> int:
+    for name, fn in DATASETS.items():
+        print(f"{name:13} {(fn.__doc__ or '').strip().splitlines()[0]}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        if a.command == "run":
+            return _cmd_run(a)
+        if a.command == "resume":
+            return _cmd_resume(a)
+        if a.command == "report":
+            rows = _collect(Path(a.out))
+            print(format_table(summary_table(rows)))
+            return 0
+        return _cmd_datasets(a)
+    except RarelabError as exc:
+        print(f"rarelab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())
