@@ -101,6 +101,10 @@ def rare_class_split(
     unknown = sorted(set(template_ids) - set(rare))
     if unknown:
         raise param_error(owner, "template_ids", "keyed by rare classes only", unknown)
+    bad = {c: i for c, i in template_ids.items() if not 0 <= i < len(targets) or targets[i] != c}
+    if bad:
+        raise param_error(owner, "template_ids", "ids of items whose target is their class", bad,
+                          "Append the templates with dataset.with_templates(rare_classes) first.")
     rng = check_random_state(random_state)
 
     excluded = np.zeros(len(targets), dtype=bool)

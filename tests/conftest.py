@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    # Rendered datasets and features go to a per-session folder, never the user's cache.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RARELAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_signs():
+    from rarelab import synth_signs
+
+    return synth_signs(n_samples=1500, image_size=32, min_per_class=10, random_state=0, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    from rarelab import RunConfig
+
+    def make(**kw):
+        base = dict(dataset="synth_signs", dataset_kwargs={"n_samples": 1500, "min_per_class": 10, "progress": False},
+                    rare_classes="rarest:3", per_class=3, input_size=32, epochs=3, seed=0)
+        base.update(kw)
+        return RunConfig(**base)
+
+    return make
+
+
+def hand_made_proba(rows) -> np.ndarray:
+    p = np.asarray(rows, dtype=float)
+    return p / p.sum(axis=1, keepdims=True)
