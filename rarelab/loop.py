@@ -159,8 +159,11 @@ class ActiveSearch:
 
     # -- phases ------------------------------------------------------------------------
     def train(self):
-        """Fit the learner on the current training set and score rare-class F1 on validation."""
-        self._expect("train")
+        """Fit the learner on the current training set and score rare-class F1 on validation.
+
+        Allowed again before :meth:`propose` (to retrain with other settings).
+        """
+        self._expect("train", "propose")
         t0 = time.perf_counter()
         ids, labels = self.train_ids_, self.train_labels_
         self.learner.fit(ids, labels)

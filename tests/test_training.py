@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from rarelab import FineTune, LinearProbe
+from rarelab._validation import InvalidParameterError
+from rarelab.models import build_model
+
+
+def _probe(ds, **kw):
+    return LinearProbe(**{"dataset": ds, "input_size": 32, "epochs": 3, "random_state": 0, "progress": False, **kw})
+
+
+def test_linear_probe_probabilities_cover_every_class(tiny_signs):
+    ids = np.arange(0, 600)
+    learner = _probe(tiny_signs).fit(ids, tiny_signs.targets[ids])
+    p = learner.predict_proba(np.arange(600, 700))
+    assert p.shape == (100, len(tiny_signs.classes))  # classes absent from training included
+    assert np.allclose(p.sum(axis=1), 1) and np.all(p > 0)
+    assert learner.embed([0, 1]).shape == (2, 1280)
+    assert learner.loss_history_[-1] < learner.loss_history_[0]
+
+
+def test_linear_probe_is_deterministic(tiny_signs):
+    ids = np.arange(0, 400)
+    a = _probe(tiny_signs).fit(ids, tiny_signs.targets[ids]).predict_proba([500, 501])
+    b = _probe(tiny_signs).fit(ids, tiny_signs.targets[ids]).predict_proba([500, 501])
+    assert np.array_equal(a, b)
+
+
+def test_hidden_head_embeds_in_its_hidden_layer(tiny_signs):
+    learner = _probe(tiny_signs, hidden=16).fit(np.arange(300), tiny_signs.targets[:300])
+    assert learner.embed([0, 1, 2]).shape == (3, 16)
+
+
+def test_warm_start_keeps_the_head(tiny_signs):
+    learner = _probe(tiny_signs, warm_start=True).fit(np.arange(300), tiny_signs.targets[:300])
+    head = learner.model_
+    learner.fit(np.arange(400), tiny_signs.targets[:400])
+    assert learner.model_ is head
+    cold = _probe(tiny_signs).fit(np.arange(300), tiny_signs.targets[:300])
+    first = cold.model_
+    cold.fit(np.arange(300), tiny_signs.targets[:300])
+    assert cold.model_ is not first
+
+
+def test_callbacks_receive_the_loss(tiny_signs):
+    seen = []
+    _probe(tiny_signs, callbacks=[lambda e, loss: seen.append((e, loss))]).fit(np.arange(100), tiny_signs.targets[:100])
+    assert [e for e, _ in seen] == [0, 1, 2] and all(np.isfinite(v) for _, v in seen)
+
+
+def test_library_code_leaves_torch_global_rng_alone(tiny_signs):
+    state = torch.random.get_rng_state()
+    FineTune(dataset=tiny_signs, backbone="small_cnn", epochs=1, random_state=0, progress=False).fit(
+        np.arange(64), tiny_signs.targets[:64])
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_fine_tune_small_cnn(tiny_signs):
+    ft = FineTune(dataset=tiny_signs, backbone="small_cnn", epochs=2, batch_size=64, random_state=0, progress=False)
+    ft.fit(np.arange(256), tiny_signs.targets[:256])
+    p = ft.predict_proba(np.arange(10))
+    assert p.shape == (10, len(tiny_signs.classes)) and np.allclose(p.sum(1), 1)
+    assert ft.embed(np.arange(3)).shape == (3, 256)
+    again = FineTune(dataset=tiny_signs, backbone="small_cnn", epochs=2, batch_size=64, random_state=0,
+                     progress=False).fit(np.arange(256), tiny_signs.targets[:256])
+    assert np.allclose(again.predict_proba(np.arange(10)), p)
+
+
+def test_errors(tiny_signs):
+    with pytest.raises(NotFittedError):
+        _probe(tiny_signs).predict_proba([0])
+    with pytest.raises(InvalidParameterError, match="'labels' parameter"):
+        _probe(tiny_signs).fit(np.arange(3), np.array([0, 1]))
+    with pytest.raises(InvalidParameterError, match="'ids' parameter"):
+        _probe(tiny_signs).fit(np.array([0, 10**6]), np.array([0, 1]))
+    with pytest.raises(InvalidParameterError, match="'backbone' parameter"):
+        _probe(tiny_signs, backbone="vgg").fit(np.arange(3), np.zeros(3, int))
+    with pytest.raises(InvalidParameterError, match="FineTune"):
+        LinearProbe(dataset=tiny_signs, backbone="small_cnn", progress=False).fit(np.arange(3), np.zeros(3, int))
+    with pytest.raises(InvalidParameterError, match="'epochs' parameter"):
+        _probe(tiny_signs, epochs=0).fit(np.arange(3), np.zeros(3, int))
+
+
+def test_resnet18_offline_error_names_alternatives(monkeypatch):
+    import torchvision.models as tvm
+
+    def offline(*a, **k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(tvm.ResNet18_Weights.IMAGENET1K_V1, "get_state_dict", offline)
+    from rarelab._validation import DataUnavailableError
+
+    with pytest.raises(DataUnavailableError, match="efficientnet_lite0"):
+        build_model("resnet18", 5)
+
+
+def test_resnet18_without_weights_builds():
+    m = build_model("resnet18", 5, weights=None, input_size=32)
+    assert m(m.preprocess(torch.zeros(2, 32, 32, 3, dtype=torch.uint8))).shape == (2, 5)
