@@ -6,15 +6,6 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_cache(tmp_path_factory):
-    # Rendered datasets and features go to a per-session folder, never the user's cache.
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RARELAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="session")
 def tiny_signs():
     from rarelab import synth_signs

@@ -33,7 +33,7 @@ def entropy_scores(proba) -> np.ndarray:
     """
     proba = check_probabilities(proba, owner="entropy_scores")
     p = np.clip(proba, 1e-300, 1.0)
-    return -np.sum(np.where(proba > 0, proba * np.log(p), 0.0), axis=1)
+    return 0.0 - np.sum(np.where(proba > 0, proba * np.log(p), 0.0), axis=1)  # 0.0 - x: no -0.0
 
 
 def random_scores(n: int, random_state=None) -> np.ndarray:

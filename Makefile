@@ -1,0 +1,43 @@
+# rarelab: `make demo` and `make test` work on a fresh machine with Python 3.11 and pip.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+
+.PHONY: demo test lab bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-install only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[lab,umap]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/rarelab run --dataset synth_signs --rare-classes rarest:8 \
+		--strategies rare-softmax,entropy,random --rounds 5 --per-class 50 --seeds 3 --out runs/demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m rarelab.benchmarks
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check rarelab tests
+	$(BIN)/ruff format --check rarelab tests
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,106 @@
+"""``make bench``: measured speeds of the core on this machine (``python -m rarelab.benchmarks``).
+
+Prints figures; asserts nothing. Every input is made here, so it needs no data download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+
+def _timeit(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_rendering(rows):
+    from .datasets.synth_signs import synth_signs
+
+    for size, n in ((32, 2000), (64, 1000)):
+        t = _timeit(lambda: synth_signs(n_samples=n, image_size=size, cache=False, progress=False), repeat=1)
+        rows.append((f"synth_signs render {size}px", f"{n / t:,.0f} images/s", "1 core"))
+
+
+def bench_features(rows):
+    from .features import embed_images
+    from .models import build_model
+
+    images = np.random.default_rng(0).integers(0, 255, (512, 32, 32, 3), dtype=np.uint8)
+    for size in (64, 96):
+        model = build_model("efficientnet_lite0", 10, input_size=size)
+        embed_images(model, images[:64], progress=False)  # warm-up
+        t = _timeit(lambda: embed_images(model, images, progress=False), repeat=2)
+        rows.append((f"Lite0 features {size}px", f"{len(images) / t:,.0f} images/s", "once per dataset, cached"))
+
+
+def bench_head(rows):
+    from .datasets._base import ArrayDataset
+    from .training import LinearProbe
+
+    n, d, c = 12_000, 1280, 43  # a GTSRB-sized training set of cached features
+    rng = np.random.default_rng(0)
+    ds = ArrayDataset(np.zeros((n, 2, 2, 3), np.uint8), rng.integers(0, c, n), [str(k) for k in range(c)])
+    learner = LinearProbe(dataset=ds, epochs=20, random_state=0, progress=False)
+    learner.features_ = torch.from_numpy(rng.standard_normal((n, d), dtype=np.float32))
+    t = _timeit(lambda: learner.fit(np.arange(n), ds.targets), repeat=1)
+    rows.append(("linear head, 20 epochs", f"{t:.2f} s/round", f"{n:,} items x {d} features"))
+
+
+def bench_scoring(rows):
+    from .strategies import MaxEntropy, PoolContext, RareSoftmax
+
+    n, c = 100_000, 43
+    logits = np.random.default_rng(0).standard_normal((n, c))
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    ctx = PoolContext(pool_ids=np.arange(n), proba=proba, rare_classes=tuple(range(10)),
+                      train_ids=np.arange(1), train_labels=np.zeros(1, int))
+    for strat in (RareSoftmax(), MaxEntropy()):
+        t = _timeit(lambda s=strat: s.query(ctx, per_class=50, random_state=0))
+        rows.append((f"{strat.name} query", f"{t * 1000:.0f} ms", "100k pool, 10 rare classes x 50"))
+
+
+def bench_label_store(rows):
+    from .labels import LabelStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LabelStore(os.path.join(tmp, "labels.sqlite"))
+        lat = []
+        for i in range(200):
+            t = time.perf_counter()
+            store.add([i], [1], round=0, source="person")
+            lat.append(time.perf_counter() - t)
+        store.close()
+    lat = np.array(lat) * 1000
+    rows.append(("label -> SQLite (durable)", f"{np.median(lat):.2f} ms median", f"p95 {np.percentile(lat, 95):.2f} ms"))
+
+
+BENCHES = {"render": bench_rendering, "features": bench_features, "head": bench_head, "scoring": bench_scoring,
+           "labels": bench_label_store}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m rarelab.benchmarks", description=__doc__)
+    p.add_argument("--only", choices=sorted(BENCHES), action="append", help="run only these (repeatable)")
+    a = p.parse_args(argv)
+    rows: list[tuple[str, str, str]] = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{'cuda' if torch.cuda.is_available() else 'cpu only'}")
+    for name in a.only or BENCHES:
+        start = len(rows)
+        BENCHES[name](rows)
+        for what, figure, note in rows[start:]:
+            print(f"  {what:<28} {figure:>20}   {note}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
