@@ -69,7 +69,7 @@ def curve_figure(rows: list[dict], metric: str = "n_rare", *, x: str = "round", 
         colour = PALETTE.get(strategy, extra[k % len(extra)])
         xs = [p[0] for p in pts]
         fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[p[3] for p in pts] + [p[2] for p in pts][::-1],
-                                 fill="toself", fillcolor=_hex_to_rgba(colour, 0.2), line=dict(width=0),
+                                 fill="toself", fillcolor=_hex_to_rgba(colour, 0.2), line=dict(width=0), mode="lines",
                                  hoverinfo="skip", showlegend=False, legendgroup=strategy))
         fig.add_trace(go.Scatter(x=xs, y=[p[1] for p in pts], mode="lines+markers", name=strategy,
                                  line=dict(color=colour), legendgroup=strategy,
