@@ -1,0 +1,138 @@
+"""``CandidateGallery``: inspect and label one rare class's top candidates in a notebook."""
+
+from __future__ import annotations
+
+import numpy as np
+import anywidget
+import traitlets
+
+from .._validation import RarelabError, param_error
+from ..labels import NOT_RARE
+from ._assets import asset
+
+
+class CandidateGallery(anywidget.AnyWidget):
+    """The top-k candidates of a rare class as an image grid with inline labeling (Fig. 2).
+
+    A thin view of an :class:`~rarelab.ActiveSearch` in its ``label`` phase: every click
+    or key becomes ``search.label`` / ``search.unlabel`` / ``search.commit``, the same
+    calls a script makes, so each label is in the run's store the moment it is given.
+
+    Parameters
+    ----------
+    search : ActiveSearch
+    rare_class : int, optional
+        Which rare class to show; the first by default.
+    k : int
+        Show at most this many candidates (best first).
+    shortcuts : dict of str to int, optional
+        Digit keys that assign other classes, e.g. ``{"1": 14}``.
+    """
+
+    _esm = asset("gallery.js")
+    _css = asset("gallery.css")
+
+    pixels = traitlets.Bytes(b"").tag(sync=True)
+    thumb_shape = traitlets.List(traitlets.Int(), default_value=[0, 0]).tag(sync=True)
+    items = traitlets.List(traitlets.Dict()).tag(sync=True)
+    labels = traitlets.Dict().tag(sync=True)
+    rare_class = traitlets.Int(0).tag(sync=True)
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    shortcuts = traitlets.Dict().tag(sync=True)
+    reference = traitlets.Bytes(b"").tag(sync=True)
+    reference_caption = traitlets.Unicode("training sample").tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, search, *, rare_class: int | None = None, k: int = 100, shortcuts=None, **kwargs):
+        super().__init__(**kwargs)
+        self.search = search
+        self.k = k
+        rare = search.rare_classes
+        rare_class = rare[0] if rare_class is None else rare_class
+        if rare_class not in rare:
+            raise param_error("CandidateGallery", "rare_class", f"one of the search's rare classes {list(rare)}",
+                              rare_class)
+        n_classes = len(search.dataset.classes)
+        shortcuts = {str(d): int(c) for d, c in (shortcuts or {}).items()}
+        bad = {d: c for d, c in shortcuts.items() if not (len(d) == 1 and d.isdigit() and 0 <= c < n_classes)}
+        if bad:
+            raise param_error("CandidateGallery", "shortcuts", f"digit keys mapped to class ids in [0, {n_classes - 1}]",
+                              bad)
+        self.class_names = list(search.dataset.classes)
+        self.shortcuts = shortcuts
+        self.rare_class = int(rare_class)
+        self.on_msg(self._on_message)
+        self.refresh()
+
+    def candidate_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Item ids and P(rare class) of the candidates shown, best first."""
+        s = self.search
+        if s.candidates_ is None:
+            return np.empty(0, np.int64), np.empty(0)
+        col = s.rare_classes.index(self.rare_class)
+        p = s.candidate_proba_[:, col]
+        mine = s.candidates_.target == self.rare_class
+        if not mine.any():  # class-agnostic strategy: rank everything it proposed by P(rare class)
+            mine = np.ones(len(p), bool)
+        pos = np.flatnonzero(mine)
+        pos = pos[np.argsort(-p[pos], kind="stable")][: self.k]
+        return s.candidates_.ids[pos], p[pos]
+
+    def refresh(self) -> None:
+        """Reload candidates and labels from the search (after propose or commit)."""
+        s, ds = self.search, self.search.dataset
+        ids, p = self.candidate_table()
+        h, w = ds.images.shape[1:3]
+        train = [i for i in s.split.train if ds.targets[i] == self.rare_class]
+        ref_id = s.split.synthetic.get(self.rare_class, train[0] if train else None)
+        with self.hold_sync():
+            self.thumb_shape = [int(h), int(w)]
+            self.pixels = np.ascontiguousarray(ds.images[ids]).tobytes()
+            self.reference = b"" if ref_id is None else np.ascontiguousarray(ds.images[ref_id]).tobytes()
+            self.reference_caption = "template" if self.rare_class in s.split.synthetic else "training sample"
+            self.items = [{"id": int(i), "rank": k + 1, "p": float(q)} for k, (i, q) in enumerate(zip(ids, p))]
+            self.title = (f"{ds.classes[self.rare_class]}: round {s.round_}, top {len(ids)} candidates"
+                          if len(ids) else f"{ds.classes[self.rare_class]}: no candidates (phase {s.phase_!r})")
+            self._sync_labels()
+
+    def _sync_labels(self) -> None:
+        shown = {it["id"] for it in self.items}
+        self.labels = {str(i): int(y) for i, y in self.search.pending_labels_.items() if i in shown}
+
+    # Every handler calls the core; the widget only mirrors what the store holds.
+    def label(self, ids, label: int) -> None:
+        self.search.label(np.asarray(ids, dtype=np.int64), np.full(len(ids), int(label)), source="person")
+        self._sync_labels()
+
+    def unlabel(self, ids) -> None:
+        self.search.unlabel(np.asarray(ids, dtype=np.int64))
+        self._sync_labels()
+
+    def commit(self) -> None:
+        n = len(self.search.pending_labels_)
+        self.search.commit()
+        self.refresh()
+        self.status = f"committed {n} labels; now round {self.search.round_} (phase {self.search.phase_!r})"
+
+    def _on_message(self, _widget, content, _buffers) -> None:
+        kind = content.get("type")
+        try:
+            if kind == "label":
+                self.label(content["ids"], content["label"])
+                rare = content["label"] == self.rare_class
+                self.status = f"labeled {len(content['ids'])} as {'rare' if rare else self._name(content['label'])}"
+            elif kind == "unlabel":
+                self.unlabel(content["ids"])
+                self.status = f"removed {len(content['ids'])} labels"
+            elif kind == "commit":
+                self.commit()
+            else:
+                raise param_error("CandidateGallery", "message", "a label, unlabel or commit message", kind)
+        except (RarelabError, ValueError) as exc:
+            # Shown in the widget, in red: a person must see why their action did nothing.
+            self.status = f"error: {exc}"
+        self.send({"type": "ack", "t0": content.get("t0")})
+
+    def _name(self, label: int) -> str:
+        return "not rare" if label == NOT_RARE else self.class_names[label]

@@ -1,0 +1,222 @@
+// rarelab candidate gallery: the top-k pool items of one rare class (the paper's Fig. 2)
+// with inline labeling. Thumbnails arrive as one binary buffer of raw RGB pixels.
+// Labels are never decided here: every action is sent to Python, which writes it to the
+// run's label store and sends back the stored labels.
+
+const NOT_RARE = -1;
+
+function bytesOf(value) {
+  if (!value) return new Uint8Array(0);
+  if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return new Uint8Array(value.buffer ?? value);
+}
+
+function drawRGB(canvas, rgb, offset, h, w) {
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let i = 0, j = offset; i < h * w; i++, j += 3) {
+    img.data[4 * i] = rgb[j];
+    img.data[4 * i + 1] = rgb[j + 1];
+    img.data[4 * i + 2] = rgb[j + 2];
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+export function formatProbability(p) {
+  // 3.1e-03, never 0.00: tiny probabilities are the point.
+  const [m, e] = p.toExponential(1).split("e");
+  const n = Number(e);
+  return `${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
+}
+
+export function logBarWidth(p, decades = 6) {
+  // Fraction of the bar for p on a log scale from 10^-decades to 1.
+  if (!(p > 0)) return 0;
+  return Math.max(0, Math.min(1, (Math.log10(p) + decades) / decades));
+}
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "rarelab-gallery";
+  root.tabIndex = 0;
+  // Keys typed here belong to the gallery, not to JupyterLab's command shortcuts.
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  const header = document.createElement("div");
+  header.className = "rl-header";
+  const status = document.createElement("div");
+  status.className = "rl-status";
+  const grid = document.createElement("div");
+  grid.className = "rl-grid";
+  const help = document.createElement("div");
+  help.className = "rl-help";
+  root.append(header, grid, status, help);
+  el.appendChild(root);
+
+  let focus = 0;
+  let cells = [];
+
+  const items = () => model.get("items");
+  const labelOf = (id) => {
+    const v = model.get("labels")[String(id)];
+    return v === undefined ? null : v;
+  };
+  const send = (msg) => {
+    msg.t0 = performance.now();
+    model.send(msg);
+  };
+
+  function paintLabels() {
+    const rare = model.get("rare_class");
+    const names = model.get("class_names");
+    items().forEach((it, k) => {
+      const cell = cells[k];
+      if (!cell) return;
+      const lab = labelOf(it.id);
+      cell.classList.toggle("rl-rare", lab === rare);
+      cell.classList.toggle("rl-not", lab !== null && lab !== rare);
+      cell.classList.toggle("rl-focus", k === focus);
+      cell.querySelector(".rl-label").textContent =
+        lab === null ? "" : lab === rare ? "rare" : lab === NOT_RARE ? "not" : names[lab] ?? String(lab);
+    });
+    const labs = items().map((it) => labelOf(it.id));
+    const nRare = labs.filter((l) => l === rare).length;
+    const nDone = labs.filter((l) => l !== null).length;
+    header.textContent = `${model.get("title")} — ${nDone}/${items().length} labeled, ${nRare} rare`;
+  }
+
+  function build() {
+    grid.replaceChildren();
+    const [h, w] = model.get("thumb_shape");
+    const rgb = bytesOf(model.get("pixels"));
+    const ref = bytesOf(model.get("reference"));
+    if (ref.length === h * w * 3) {
+      const fig = document.createElement("figure");
+      fig.className = "rl-cell rl-reference";
+      const c = document.createElement("canvas");
+      c.width = w;
+      c.height = h;
+      drawRGB(c, ref, 0, h, w);
+      const cap = document.createElement("figcaption");
+      cap.textContent = model.get("reference_caption");
+      fig.append(c, cap);
+      grid.appendChild(fig);
+    }
+    cells = items().map((it, k) => {
+      const fig = document.createElement("figure");
+      fig.className = "rl-cell";
+      fig.dataset.index = String(k);
+      fig.dataset.itemId = String(it.id);
+      const c = document.createElement("canvas");
+      c.width = w;
+      c.height = h;
+      drawRGB(c, rgb, k * h * w * 3, h, w);
+      const cap = document.createElement("figcaption");
+      cap.innerHTML = `<span class="rl-rank">#${it.rank}</span> <span class="rl-p">${formatProbability(it.p)}</span>`;
+      const bar = document.createElement("div");
+      bar.className = "rl-bar";
+      bar.innerHTML = `<div style="width:${(100 * logBarWidth(it.p)).toFixed(1)}%"></div>`;
+      bar.title = `P = ${it.p} (log scale, 1e-6 to 1)`;
+      const lab = document.createElement("div");
+      lab.className = "rl-label";
+      fig.append(c, cap, bar, lab);
+      fig.addEventListener("click", () => {
+        focus = k;
+        toggle(k);
+        root.focus();
+      });
+      grid.appendChild(fig);
+      return fig;
+    });
+    focus = Math.min(focus, Math.max(0, cells.length - 1));
+    const sc = model.get("shortcuts");
+    const keys = Object.keys(sc).map((d) => `${d}=${model.get("class_names")[sc[d]]}`).join(", ");
+    help.textContent =
+      "click: rare/not · ←→↑↓ move · y rare · n not · u undo" +
+      (keys ? ` · ${keys}` : "") + " · a all rare · x none · Enter commit";
+    paintLabels();
+  }
+
+  function setLabel(indices, label) {
+    const ids = indices.map((k) => items()[k].id);
+    if (label === null) send({ type: "unlabel", ids });
+    else send({ type: "label", ids, label });
+  }
+
+  function toggle(k) {
+    const rare = model.get("rare_class");
+    setLabel([k], labelOf(items()[k].id) === rare ? NOT_RARE : rare);
+  }
+
+  function columns() {
+    if (cells.length < 2) return 1;
+    const top = cells[0].offsetTop;
+    const n = cells.findIndex((c) => c.offsetTop !== top);
+    return n === -1 ? cells.length : n;
+  }
+
+  function onKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const n = cells.length;
+    const rare = model.get("rare_class");
+    const sc = model.get("shortcuts");
+    let handled = true;
+    if (ev.key === "ArrowRight") focus = Math.min(n - 1, focus + 1);
+    else if (ev.key === "ArrowLeft") focus = Math.max(0, focus - 1);
+    else if (ev.key === "ArrowDown") focus = Math.min(n - 1, focus + columns());
+    else if (ev.key === "ArrowUp") focus = Math.max(0, focus - columns());
+    else if (ev.key === "y" && n) { setLabel([focus], rare); focus = Math.min(n - 1, focus + 1); }
+    else if (ev.key === "n" && n) { setLabel([focus], NOT_RARE); focus = Math.min(n - 1, focus + 1); }
+    else if ((ev.key === "u" || ev.key === "Backspace") && n) setLabel([focus], null);
+    else if (ev.key in sc && n) { setLabel([focus], sc[ev.key]); focus = Math.min(n - 1, focus + 1); }
+    else if (ev.key === "a" && n) setLabel([...Array(n).keys()], rare);
+    else if (ev.key === "x" && n) setLabel([...Array(n).keys()], NOT_RARE);
+    else if (ev.key === "Enter") send({ type: "commit" });
+    else handled = false;
+    // Every key typed in the gallery stays in the gallery: number keys must not turn the
+    // cell into a heading, Enter must not enter edit mode.
+    ev.stopPropagation();
+    if (handled) {
+      ev.preventDefault();
+      paintLabels();
+      cells[focus]?.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  const onStatus = () => {
+    status.textContent = model.get("status");
+    status.classList.toggle("rl-error", model.get("status").startsWith("error"));
+  };
+  const onAck = (msg) => {
+    // Python acknowledges each stored label; the round trip is the keypress-to-store latency.
+    if (msg && msg.type === "ack" && typeof msg.t0 === "number") {
+      root.dataset.lastLatencyMs = String(performance.now() - msg.t0);
+      root.dataset.acks = String(Number(root.dataset.acks ?? 0) + 1);
+    }
+  };
+  const stopKeyup = (ev) => ev.stopPropagation();
+  root.addEventListener("keydown", onKey);
+  root.addEventListener("keyup", stopKeyup);
+  model.on("change:labels", paintLabels);
+  model.on("change:items", build);
+  model.on("change:pixels", build);
+  model.on("change:status", onStatus);
+  model.on("msg:custom", onAck);
+  build();
+  onStatus();
+  root.dataset.ready = "1";
+  root.dataset.paintedAt = String(performance.now());
+
+  return () => {
+    root.removeEventListener("keydown", onKey);
+    root.removeEventListener("keyup", stopKeyup);
+    model.off("change:labels", paintLabels);
+    model.off("change:items", build);
+    model.off("change:pixels", build);
+    model.off("change:status", onStatus);
+    model.off("msg:custom", onAck);
+  };
+}
+
+export default { render };
