@@ -18,17 +18,19 @@ def png_bytes(image: np.ndarray, size: int = 96) -> bytes:
 
 
 def shows_errors(output):
-    """Decorate a callback so its exceptions appear in ``output`` instead of vanishing."""
+    """Decorate a callback so its exceptions appear in ``output`` instead of vanishing.
+
+    ipywidgets drops exceptions raised in button and observe callbacks into the kernel
+    log, where nobody looks; the error type and message go to the Output widget instead.
+    """
 
     def wrap(fn):
         @functools.wraps(fn)
         def inner(*args, **kwargs):
-            with output:
-                try:
-                    return fn(*args, **kwargs)
-                except Exception:
-                    output.clear_output(wait=True)
-                    raise  # Output.capture-style: the traceback is printed into the Output widget
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
+                output.append_stderr(f"{type(exc).__name__}: {exc}\n")
 
         return inner
 

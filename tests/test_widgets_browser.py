@@ -1,0 +1,94 @@
+"""The gallery's ES module in a real browser (Chromium), with a fake anywidget model."""
+
+import base64
+import shutil
+
+import numpy as np
+import pytest
+
+from .browser import REPO, chromium_page, require_browser, serve
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    require_browser()
+    site = tmp_path_factory.mktemp("site")
+    shutil.copytree(REPO / "widgets", site / "widgets")
+    shutil.copy(REPO / "tests" / "gallery_harness.html", site / "index.html")
+    with serve(site) as url, chromium_page() as pg:
+        pg.goto(url + "/index.html")
+        pg.wait_for_function("typeof window.mount === 'function'")
+        yield pg
+
+
+def _mount(page, n=200, size=32, shortcuts=None):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8).tobytes()
+    probs = np.sort(rng.uniform(1e-4, 0.05, n))[::-1]
+    state = {"thumb_shape": [size, size], "items": [{"id": 1000 + k, "rank": k + 1, "p": float(p)}
+                                                    for k, p in enumerate(probs)],
+             "labels": {}, "rare_class": 7, "class_names": [f"class {c}" for c in range(10)],
+             "shortcuts": shortcuts or {"1": 3}, "reference_caption": "training sample", "title": "test",
+             "status": ""}
+    page.evaluate("document.getElementById('host').replaceChildren(); window.cleanup && window.cleanup()")
+    page.evaluate("([s, b]) => window.mount(s, b)", [state, base64.b64encode(pixels).decode()])
+    return state
+
+
+def test_renders_every_candidate_with_readable_probability(page):
+    state = _mount(page, n=200)
+    assert page.locator(".rl-cell:not(.rl-reference)").count() == 200
+    assert page.locator(".rl-reference").count() == 1
+    first = page.locator(".rl-cell:not(.rl-reference) .rl-p").first.inner_text()
+    assert first == f"{state['items'][0]['p']:.1e}"
+    assert page.evaluate("window.formatProbability(0.0031)") == "3.1e-03"
+    assert page.evaluate("window.logBarWidth(1e-3)") == pytest.approx(0.5)
+
+
+def test_click_sends_a_label_and_python_reply_paints_it(page):
+    _mount(page, n=10)
+    page.locator(".rl-cell:not(.rl-reference)").first.click()
+    sent = page.evaluate("window.model.sent")
+    assert sent[-1]["type"] == "label" and sent[-1]["ids"] == [1000] and sent[-1]["label"] == 7
+    page.evaluate("window.model.set('labels', {'1000': 7})")  # what Python sends back after storing
+    assert "rl-rare" in page.locator(".rl-cell:not(.rl-reference)").first.get_attribute("class")
+    page.locator(".rl-cell:not(.rl-reference)").first.click()  # toggles to "not"
+    assert page.evaluate("window.model.sent")[-1]["label"] == -1
+
+
+def test_keyboard_labels_and_keys_stay_in_the_widget(page):
+    _mount(page, n=10)
+    page.locator(".rarelab-gallery").focus()
+    page.evaluate("window.documentKeys = []")
+    for key in ("y", "ArrowRight", "n", "1", "u", "Enter"):
+        page.keyboard.press(key)
+    sent = page.evaluate("window.model.sent")
+    kinds = [(m["type"], m.get("ids"), m.get("label")) for m in sent]
+    # y labels item 0 and moves on; ArrowRight skips to 2; n, then 1 (shortcut class 3) move on; u undoes 4
+    assert kinds == [("label", [1000], 7), ("label", [1002], -1), ("label", [1003], 3), ("unlabel", [1004], None),
+                     ("commit", None, None)]
+    assert page.evaluate("window.documentKeys") == []  # nothing reached JupyterLab's shortcut handler
+
+
+def test_bulk_keys_label_everything_shown(page):
+    _mount(page, n=6)
+    page.locator(".rarelab-gallery").focus()
+    page.keyboard.press("a")
+    assert page.evaluate("window.model.sent")[-1] == {"type": "label", "ids": list(range(1000, 1006)), "label": 7,
+                                                       "t0": page.evaluate("window.model.sent")[-1]["t0"]}
+    page.keyboard.press("x")
+    assert page.evaluate("window.model.sent")[-1]["label"] == -1
+
+
+def test_status_errors_are_shown_in_red(page):
+    _mount(page, n=3)
+    page.evaluate("window.model.set('status', 'error: item is not in the pool')")
+    status = page.locator(".rl-status")
+    assert "rl-error" in status.get_attribute("class") and "not in the pool" in status.inner_text()
+
+
+def test_cleanup_detaches_listeners(page):
+    _mount(page, n=3)
+    page.evaluate("window.cleanup()")
+    handlers = page.evaluate("Object.values(window.model.handlers).reduce((n, l) => n + l.length, 0)")
+    assert handlers == 0
