@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test lab bench lint clean
+.PHONY: demo test lab bench lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,20 @@ demo: $(VENV)/.installed
 	$(BIN)/rarelab run --dataset synth_signs --rare-classes rarest:8 \
 		--strategies rare-softmax,entropy,random --rounds 5 --per-class 50 --seeds 3 --out runs/demo
 
-test: $(VENV)/.installed-dev
+# The widget tests drive Debian's Chromium; install it where we may (root with apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and not root: browser tests will be skipped"; fi; }
+
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest
 
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev browser
 	$(BIN)/python -m rarelab.benchmarks
 
 lint: $(VENV)/.installed-dev

@@ -84,8 +84,48 @@ def bench_label_store(rows):
     rows.append(("label -> SQLite (durable)", f"{np.median(lat):.2f} ms median", f"p95 {np.percentile(lat, 95):.2f} ms"))
 
 
+def bench_widgets(rows):
+    """Python call -> painted gallery, message size, keypress -> stored label: in JupyterLab."""
+    from ._lab_session import chromium_path, lab_session, open_notebook, run_all, write_notebook
+
+    if chromium_path() is None:
+        rows.append(("gallery benchmarks", "skipped", "chromium not installed"))
+        return
+    cells = ["import json, time\nfrom rarelab import RunConfig, create_run\nfrom rarelab.widgets import CandidateGallery",
+             "cfg = RunConfig(dataset_kwargs={'n_samples': 3000, 'progress': False}, rare_classes='rarest:1',\n"
+             "                per_class=200, input_size=32, epochs=3)\n"
+             "s = create_run(cfg, 'run', progress=False)\ns.train(); _ = s.propose()"]
+    for k in (100, 200):
+        cells.append(f"t0 = time.time() * 1000\ng{k} = CandidateGallery(s, k={k})\ndisplay(g{k})\n"
+                     f"print('T0', t0, 'BYTES', len(g{k}.pixels) + len(json.dumps(g{k}.items)))")
+    with tempfile.TemporaryDirectory() as tmp:
+        from pathlib import Path
+
+        root = Path(tmp)
+        write_notebook(root / "bench.ipynb", cells)
+        with lab_session(root) as (url, token), open_notebook(url, token, "bench.ipynb") as page:
+            run_all(page)
+            page.wait_for_function("document.querySelectorAll(\".rarelab-gallery[data-ready='1']\").length === 2")
+            for j, k in enumerate((100, 200)):
+                text = page.evaluate(f"window.jupyterapp.shell.currentWidget.content.widgets[{2 + j}]"
+                                     ".outputArea.node.innerText")
+                words = text.split()
+                t0, size = float(words[words.index("T0") + 1]), int(words[words.index("BYTES") + 1])
+                painted = float(page.locator(".rarelab-gallery").nth(j).get_attribute("data-painted-at"))
+                rows.append((f"gallery {k} candidates", f"{painted - t0:.0f} ms", f"call -> painted, {size / 1024:.0f} KiB message"))
+            gallery = page.locator(".rarelab-gallery").nth(0)
+            gallery.locator(".rl-cell:not(.rl-reference)").first.click()
+            lat = []
+            for n in range(2, 32):
+                page.keyboard.press("y")
+                page.wait_for_function(f"document.querySelectorAll('.rarelab-gallery')[0].dataset.acks === '{n}'")
+                lat.append(float(gallery.get_attribute("data-last-latency-ms")))
+    rows.append(("keypress -> stored label", f"{np.median(lat):.0f} ms median", f"p95 {np.percentile(lat, 95):.0f} ms, "
+                 "round trip through the kernel and SQLite"))
+
+
 BENCHES = {"render": bench_rendering, "features": bench_features, "head": bench_head, "scoring": bench_scoring,
-           "labels": bench_label_store}
+           "labels": bench_label_store, "widgets": bench_widgets}
 
 
 def main(argv=None) -> None:
