@@ -284,6 +284,22 @@ class ActiveSearch:
             self.train()
         return self
 
+    def export_labels(self, path) -> Path:
+        """Write every label given so far as CSV: item, file (for image folders), class, round, source."""
+        import csv
+        import io
+
+        paths = getattr(self.dataset, "paths", None)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["item_id", "path", "label", "class_name", "round", "source", "timestamp", "committed"])
+        for item, label, rnd, source, ts, committed in self.store.label_rows():
+            name = "not rare" if label == NOT_RARE else self.dataset.classes[label]
+            w.writerow([item, paths[item] if paths else "", label, name, rnd, source, f"{ts:.3f}", committed])
+        path = Path(path)
+        write_text_atomic(path, buf.getvalue())
+        return path
+
     # -- persistence -------------------------------------------------------------------
     def _save_record(self, record: dict, state: dict):
         self.store.save_round(record["round"], record, state)

@@ -16,8 +16,8 @@ def uncentered_pca(reference, n_components: int = 2) -> np.ndarray:
 
     Examples
     --------
-    >>> ref = np.array([[3.0, 0.1], [2.0, -0.1]])
-    >>> np.round(uncentered_pca(ref)[0], 2).tolist()
+    >>> ref = np.array([[3.0, 0.0], [2.0, 0.0], [2.5, 0.0]])
+    >>> np.round(uncentered_pca(ref)[0], 2).tolist()   # the direction they share, pointing at them
     [1.0, 0.0]
     """
     X = np.asarray(reference, dtype=np.float64)

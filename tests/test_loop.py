@@ -159,3 +159,16 @@ def test_killed_process_loses_no_committed_label(tiny_config, tmp_path):
     s.commit()
     assert set(s.store.labels(committed=True)) == {r[0] for r in rows}
     assert json.loads((run / "config.json").read_text())["seed"] == 0
+
+
+def test_export_labels_csv(tiny_config, tmp_path):
+    import csv
+
+    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s.train()
+    cand = s.propose()
+    s.label(cand.ids[:2], [int(cand.target[0]), NOT_RARE])
+    rows = list(csv.DictReader(open(s.export_labels(tmp_path / "labels.csv"))))
+    assert [r["item_id"] for r in rows] == [str(i) for i in sorted(cand.ids[:2])] or len(rows) == 2
+    assert {r["class_name"] for r in rows} == {s.dataset.classes[int(cand.target[0])], "not rare"}
+    assert all(r["source"] == "person" and r["committed"] == "0" for r in rows)
