@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test lab bench lint clean browser
+.PHONY: demo test lab bench lint clean browser binder-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,18 @@ lab: $(VENV)/.installed-lab
 bench: $(VENV)/.installed-dev browser
 	$(BIN)/python -m rarelab.benchmarks
 
+# A fresh environment built only from binder/'s files must run every notebook.
+binder-check:
+	rm -rf .venv-binder && $(PYTHON) -m venv .venv-binder
+	@# --retries 0: where the CPU wheel index is unreachable (this sandbox) pip falls back to PyPI at once
+	.venv-binder/bin/python -m pip install --quiet --retries 0 -r binder/requirements.txt
+	PATH=$(CURDIR)/.venv-binder/bin:$$PATH bash binder/postBuild
+	.venv-binder/bin/python -m pip install --quiet pytest   # the harness only; the notebooks use binder's packages
+	.venv-binder/bin/python -m pytest -p no:cacheprovider -o addopts="" tests/test_notebooks.py
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check rarelab tests
 	$(BIN)/ruff format --check rarelab tests
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache .venv-binder

@@ -116,7 +116,7 @@ def _config_from_args(a, strategy: str, seed: int):
         kwargs["progress"] = False
     return RunConfig(dataset=a.dataset, root=a.root, dataset_kwargs=kwargs, rare_classes=a.rare_classes,
                      n_train=a.n_train, pool_cap=a.pool_cap, synthetic_start=a.synthetic_start, strategy=strategy,
-                     per_class=a.per_class, seed=seed, learner=a.learner, backbone=a.backbone,
+                     per_class=a.per_class, rounds=a.rounds, seed=seed, learner=a.learner, backbone=a.backbone,
                      input_size=a.input_size, hidden=a.hidden, epochs=a.epochs, warm_start=a.warm_start,
                      device=a.device)
 

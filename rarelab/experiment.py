@@ -14,7 +14,7 @@ from .datasets import DATASETS, load_dataset
 from .loop import ActiveSearch, SimulatedOracle
 from .metrics import write_text_atomic
 from .splits import rare_class_split, rarest_classes
-from .strategies import STRATEGIES, get_strategy
+from .strategies import NEEDS_BUDGET, STRATEGIES, get_strategy
 from .training import LEARNERS, FineTune, LinearProbe
 
 
@@ -32,6 +32,7 @@ class RunConfig:
     synthetic_start: bool = False
     strategy: str = "rare-softmax"
     per_class: int = 50
+    rounds: int = 5  # planned rounds: sets the total budget of the balancing strategies
     seed: int = 0
     learner: str = "linear"
     backbone: str = "efficientnet_lite0"
@@ -49,7 +50,7 @@ class RunConfig:
             raise param_error(owner, "strategy", f"one of {sorted(STRATEGIES)}", self.strategy)
         if self.learner not in LEARNERS:
             raise param_error(owner, "learner", f"one of {sorted(LEARNERS)}", self.learner)
-        for name in ("per_class", "epochs", "n_train", "pool_cap"):
+        for name in ("per_class", "epochs", "n_train", "pool_cap", "rounds"):
             check_int(owner, name, getattr(self, name), low=1)
         check_int(owner, "seed", self.seed, low=0)
         return self
@@ -98,7 +99,9 @@ def build_search(config: RunConfig, *, run_dir=None, dataset=None, progress: boo
     common = dict(dataset=dataset, backbone=config.backbone, input_size=config.input_size, epochs=config.epochs,
                   warm_start=config.warm_start, device=config.device, random_state=learner_seed, progress=progress)
     learner = LinearProbe(hidden=config.hidden, **common) if config.learner == "linear" else FineTune(**common)
-    return ActiveSearch(dataset=dataset, split=split, learner=learner, strategy=get_strategy(config.strategy),
+    budget = config.rounds * config.per_class * len(rare) if config.strategy in NEEDS_BUDGET else None
+    return ActiveSearch(dataset=dataset, split=split, learner=learner,
+                        strategy=get_strategy(config.strategy, budget=budget),
                         per_class=config.per_class, oracle=SimulatedOracle(dataset.targets), run_dir=run_dir,
                         random_state=strategy_seed, name=config.strategy, seed=config.seed)
 
@@ -113,10 +116,14 @@ def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = Tru
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
         stored = json.loads(cfg_path.read_text())
-        if stored != json.loads(json.dumps(asdict(config))):
+        wanted = json.loads(json.dumps(asdict(config)))
+        # More rounds is a continuation of the same run, not another run.
+        if {k: v for k, v in stored.items() if k != "rounds"} != {k: v for k, v in wanted.items() if k != "rounds"}:
             raise InvalidParameterError(
                 f"The run directory {str(run_dir)!r} holds a run with another config. Choose a new --out, "
                 "or reopen it with `rarelab resume` / open_run().")
+        if stored.get("rounds") != wanted["rounds"]:
+            write_text_atomic(cfg_path, json.dumps(wanted, indent=2))
         return open_run(run_dir, dataset=dataset, progress=progress)
     search = build_search(config, run_dir=None, dataset=dataset, progress=progress)  # validates everything
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -141,6 +141,14 @@ class ActiveSearch:
                                np.fromiter(committed.values(), dtype=np.int64, count=len(committed))])
 
     @property
+    def pseudo_(self) -> tuple[np.ndarray, np.ndarray]:
+        """Machine labels the strategy proposed for the next training (items still in the pool)."""
+        ids, labels = self.store.get("pseudo", [[], []])
+        ids, labels = np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+        keep = np.isin(ids, self.pool_ids_)
+        return ids[keep], labels[keep]
+
+    @property
     def pool_ids_(self) -> np.ndarray:
         """Pool items not yet committed (labels waiting for commit keep their item in the pool)."""
         done = np.fromiter(self.store.labels(committed=True).keys(), dtype=np.int64)
@@ -166,7 +174,8 @@ class ActiveSearch:
         self._expect("train", "propose")
         t0 = time.perf_counter()
         ids, labels = self.train_ids_, self.train_labels_
-        self.learner.fit(ids, labels)
+        p_ids, p_labels = self.pseudo_
+        self.learner.fit(np.concatenate([ids, p_ids]), np.concatenate([labels, p_labels]))
         val = np.asarray(self.split.val, dtype=np.int64)
         pred = self.learner.predict_proba(val).argmax(axis=1) if len(val) else np.empty(0, int)
         record = {
@@ -175,7 +184,8 @@ class ActiveSearch:
             "n_rare": n_rare(labels, self.rare_classes),
             "f1_rare": rare_f1(self.dataset.targets[val], pred, self.rare_classes),
             "hits": None, "precision": None, "n_candidates": None, "hits_per_class": {},
-            "train_size": int(len(ids)),
+            "train_size": int(len(ids) + len(p_ids)),
+            "pseudo_labels": int(len(p_ids)),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "device": describe(self.learner.device_) if hasattr(self.learner, "device_") else "",
         }
@@ -188,8 +198,12 @@ class ActiveSearch:
         self._expect("propose")
         pool = self.pool_ids_
         proba = self.learner.predict_proba(pool)
+        search_labels = self.store.labels(committed=True)
         ctx = PoolContext(pool_ids=pool, proba=proba, rare_classes=self.rare_classes,
-                          train_ids=self.train_ids_, train_labels=self.train_labels_, learner=self.learner)
+                          train_ids=self.train_ids_, train_labels=self.train_labels_, learner=self.learner,
+                          n_classes=len(self.dataset.classes),
+                          extras={"round": self.round_, "labels_used": len(search_labels),
+                                  "search_labels": search_labels, "dataset": self.dataset})
         per_class = min(self.per_class, len(pool) // len(self.rare_classes))
         if per_class < 1:
             raise param_error("ActiveSearch", "per_class", "at most pool size / number of rare classes",
@@ -198,8 +212,14 @@ class ActiveSearch:
         cand = self.strategy.query(ctx, per_class=per_class, random_state=rng)
         pos = np.searchsorted(pool, cand.ids)
         self.candidate_proba_ = proba[pos][:, list(self.rare_classes)]
+        record = dict(self.history_[-1]) if self.history_ and self.history_[-1]["round"] == self.round_ else {
+            "round": self.round_}
+        record["strategy_info"] = {k: str(v) for k, v in cand.info.items()}
+        self.store.save_round(self.round_, record)
         self.store.save_candidates(self.round_, cand.ids, cand.target, cand.score, self.candidate_proba_,
-                                   {"round": self.round_, "phase": "label"})
+                                   {"round": self.round_, "phase": "label",
+                                    "pseudo": [cand.pseudo_ids.tolist(), cand.pseudo_labels.tolist()]})
+        self._refresh_history()
         self.candidates_ = cand
         self.phase_ = "label"
         return cand

@@ -1,19 +1,68 @@
-"""Acquisition strategies: pure score functions plus one shared selector, ``select_top``."""
+"""Acquisition strategies: pure score functions plus one shared selector, ``select_top``.
+
+One module per paper's method; every strategy follows :class:`Strategy`'s contract.
+"""
 
 from .._validation import param_error
+from ._balancing import Balanced, balancing_scores, should_balance
 from ._base import Candidates, PoolContext, Strategy
 from ._basic import MaxEntropy, RandomSampling, RareSoftmax
+from ._geometry import CoreSet, CosinePrototype, ProtoNet, cosine_to_centroid, k_center_greedy, min_sq_distances
+from ._mullapudi import Mullapudi, adaptive_mode, pseudo_negatives
 from ._scores import entropy_scores, random_scores, rare_class_scores, select_top
+from ._singh import MinorityClassMining, reconstruction_scores
+from ._taast import TAAST, rarity_weights, taast_scores
+from ._uncertainty import (
+    MaxScore,
+    Uncertainty,
+    WeightedEntropy,
+    least_confidence_scores,
+    margin_scores,
+    weighted_entropy_scores,
+)
 
-STRATEGIES = {cls.name: cls for cls in (RareSoftmax, MaxEntropy, RandomSampling)}
+_FACTORIES = {
+    "rare-softmax": RareSoftmax,
+    "entropy": MaxEntropy,
+    "random": RandomSampling,
+    "margin": lambda: Uncertainty("margin"),
+    "least-confidence": lambda: Uncertainty("least-confidence"),
+    "entropy-inv-div": lambda: Uncertainty("entropy", inverted=True, diversified=True),
+    "margin-inv-div": lambda: Uncertainty("margin", inverted=True, diversified=True),
+    "least-confidence-inv-div": lambda: Uncertainty("least-confidence", inverted=True, diversified=True),
+    "entropy-inv-div+balancing": lambda budget: Balanced(Uncertainty("entropy", inverted=True, diversified=True),
+                                                         budget=budget),
+    "coreset": CoreSet,
+    "coreset+balancing": lambda budget: Balanced(CoreSet(), budget=budget),
+    "cosine": CosinePrototype,
+    "mullapudi": Mullapudi,
+    "singh-mcm": MinorityClassMining,
+    "max-score": MaxScore,
+    "weighted-entropy": WeightedEntropy,
+    "taast": TAAST,
+    "protonet": ProtoNet,
+}
+STRATEGIES = tuple(_FACTORIES)
+NEEDS_BUDGET = tuple(n for n in STRATEGIES if n.endswith("+balancing"))
 
 
-def get_strategy(name: str, **params) -> Strategy:
-    """A strategy by its name (``rarelab run --strategies``)."""
-    if name not in STRATEGIES:
+def get_strategy(name: str, *, budget: int | None = None, **params) -> Strategy:
+    """A strategy by its name (``rarelab run --strategies``); ``budget`` (total labels) only
+    for the balancing variants."""
+    if name not in _FACTORIES:
         raise param_error("get_strategy", "name", f"one of {sorted(STRATEGIES)}", name)
-    return STRATEGIES[name](**params)
+    if name in NEEDS_BUDGET:
+        if budget is None:
+            raise param_error("get_strategy", "budget", f"the total labeling budget for {name!r}", None)
+        return _FACTORIES[name](budget, **params)
+    return _FACTORIES[name](**params)
 
 
-__all__ = ["STRATEGIES", "Candidates", "MaxEntropy", "PoolContext", "RandomSampling", "RareSoftmax", "Strategy",
-           "entropy_scores", "get_strategy", "random_scores", "rare_class_scores", "select_top"]
+__all__ = [
+    "NEEDS_BUDGET", "STRATEGIES", "TAAST", "Balanced", "Candidates", "CoreSet", "CosinePrototype", "MaxEntropy",
+    "MaxScore", "MinorityClassMining", "Mullapudi", "PoolContext", "ProtoNet", "RandomSampling", "RareSoftmax",
+    "Strategy", "Uncertainty", "WeightedEntropy", "adaptive_mode", "balancing_scores", "cosine_to_centroid",
+    "entropy_scores", "get_strategy", "k_center_greedy", "least_confidence_scores", "margin_scores",
+    "min_sq_distances", "pseudo_negatives", "random_scores", "rare_class_scores", "rarity_weights",
+    "reconstruction_scores", "select_top", "should_balance", "taast_scores", "weighted_entropy_scores",
+]

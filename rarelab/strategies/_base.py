@@ -27,7 +27,8 @@ class PoolContext:
     train_ids: np.ndarray
     train_labels: np.ndarray
     learner: Any = None
-    extras: dict = field(default_factory=dict)
+    n_classes: int | None = None
+    extras: dict = field(default_factory=dict)  # round, labels_used, search_labels, dataset, ...
 
     @cached_property
     def pool_embeddings(self) -> np.ndarray:
@@ -37,8 +38,9 @@ class PoolContext:
     def train_embeddings(self) -> np.ndarray:
         return self.learner.embed(self.train_ids)
 
-    def labelled_counts(self, n_classes: int) -> np.ndarray:
-        return np.bincount(self.train_labels, minlength=n_classes)
+    def labelled_counts(self, n_classes: int | None = None) -> np.ndarray:
+        """Labeled items per class (the training set, initial and found)."""
+        return np.bincount(self.train_labels, minlength=n_classes or self.n_classes or 0)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class Candidates:
     ids: np.ndarray
     target: np.ndarray
     score: np.ndarray
+    # Machine labels a strategy adds to the next training round (TAAST's confident pseudo-labels).
+    pseudo_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    pseudo_labels: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    info: dict = field(default_factory=dict)  # what the report should say (e.g. which embeddings)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -79,9 +85,7 @@ class Strategy:
         check_int(owner, "per_class", per_class, low=1, high=max(1, n_pool // len(ctx.rare_classes)))
         rng = check_random_state(random_state)
         if not self.per_class_ranking:
-            s = np.asarray(self.scores(ctx, random_state=rng), dtype=np.float64)
-            pos = select_top(s, budget, random_state=rng)
-            return Candidates(ctx.pool_ids[pos], np.full(len(pos), -1), s[pos])
+            return self.select(ctx, budget, random_state=rng)
         taken = np.zeros(n_pool, bool)
         ids, target, score = [], [], []
         for c in ctx.rare_classes:
@@ -92,6 +96,14 @@ class Strategy:
             target.append(np.full(len(pos), c))
             score.append(s[pos])
         return Candidates(np.concatenate(ids), np.concatenate(target), np.concatenate(score))
+
+    def select(self, ctx: PoolContext, budget: int, *, random_state=None) -> Candidates:
+        """Class-agnostic selection: the ``budget`` highest :meth:`scores`. Strategies with a
+        selection step of their own (diversification, k-center, clustering) override this."""
+        rng = check_random_state(random_state)
+        s = np.asarray(self.scores(ctx, random_state=rng), dtype=np.float64)
+        pos = select_top(s, budget, random_state=rng)
+        return Candidates(ctx.pool_ids[pos], np.full(len(pos), -1), s[pos])
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))

@@ -1,0 +1,110 @@
+"""Feature-space strategies: core-set (k-center greedy), ProtoNet and cosine prototypes.
+
+No strategy here builds an N x N matrix: distances are computed in chunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_random_state
+from ._base import Candidates, PoolContext, Strategy
+
+CHUNK = 4096
+
+
+def min_sq_distances(points, centers, *, chunk: int = CHUNK) -> np.ndarray:
+    """For each point, the squared L2 distance to its nearest center, chunk by chunk."""
+    points = np.asarray(points, dtype=np.float32)
+    centers = np.asarray(centers, dtype=np.float32)
+    out = np.full(len(points), np.inf, dtype=np.float64)
+    p_sq = np.einsum("ij,ij->i", points, points)
+    for a in range(0, len(centers), chunk):
+        c = centers[a:a + chunk]
+        c_sq = np.einsum("ij,ij->i", c, c)
+        for b in range(0, len(points), chunk):
+            d = p_sq[b:b + chunk, None] - 2.0 * points[b:b + chunk] @ c.T + c_sq[None, :]
+            np.minimum(out[b:b + chunk], d.min(axis=1), out=out[b:b + chunk])
+    return np.maximum(out, 0.0)
+
+
+def k_center_greedy(points, labeled, k: int, *, random_state=None) -> np.ndarray:
+    """Greedy k-center (Aggarwal Eq. 7, after Sener & Savarese): repeatedly take the point
+    farthest from every chosen or labeled point. With nothing labeled, the first pick is random.
+
+    Examples
+    --------
+    >>> pts = np.array([[0.0, 0], [1, 0], [10, 0], [5, 0]])
+    >>> k_center_greedy(pts, np.array([[0.0, 0]]), 2).tolist()
+    [2, 3]
+    """
+    points = np.asarray(points, dtype=np.float32)
+    if labeled is not None and len(labeled):
+        picks: list[int] = []
+        dist = min_sq_distances(points, labeled)
+    else:
+        picks = [int(check_random_state(random_state).integers(len(points)))]
+        dist = min_sq_distances(points, points[picks])
+    while len(picks) < k:
+        i = int(np.argmax(dist))
+        picks.append(i)
+        diff = points - points[i]
+        np.minimum(dist, np.einsum("ij,ij->i", diff, diff), out=dist)
+    return np.asarray(picks, dtype=np.int64)
+
+
+class CoreSet(Strategy):
+    """Core-set by greedy k-center in the learner's feature space (Aggarwal Sec. 3.2.3, Eq. 7).
+
+    The labeled training set seeds the centers; the paper, which starts with no target
+    labels, seeds with one random point.
+    """
+
+    name = "coreset"
+
+    def select(self, ctx: PoolContext, budget: int, *, random_state=None) -> Candidates:
+        feats = ctx.pool_embeddings
+        picks = k_center_greedy(feats, ctx.train_embeddings, budget, random_state=random_state)
+        score = -np.arange(len(picks), dtype=np.float64)  # pick order is the ranking
+        return Candidates(ctx.pool_ids[picks], np.full(len(picks), -1), score)
+
+
+def class_prototypes(features, labels, classes) -> np.ndarray:
+    labels = np.asarray(labels)
+    return np.stack([np.asarray(features)[labels == c].mean(axis=0) for c in classes])
+
+
+class ProtoNet(Strategy):
+    """Distance to the rare class's prototype, the mean of its training features (the
+    traffic-sign paper's Appendix, after Snell et al.): nearest first."""
+
+    name = "protonet"
+    per_class_ranking = True
+
+    def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
+        proto = class_prototypes(ctx.train_embeddings, ctx.train_labels, [cls])
+        return -min_sq_distances(ctx.pool_embeddings, proto)
+
+
+def normalize_rows(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def cosine_to_centroid(features, positives) -> np.ndarray:
+    """Cosine similarity to the normalised centroid of L2-normalised positives
+    (Mullapudi et al. Alg. 1, lines 3–4: computeFeatureCentroid, rankByCosineSimilarity)."""
+    c = normalize_rows(positives).mean(axis=0)
+    c /= max(np.linalg.norm(c), 1e-12)
+    return normalize_rows(features) @ c
+
+
+class CosinePrototype(Strategy):
+    """Mullapudi et al.'s bootstrap ranking alone: cosine similarity to the rare class's
+    normalised feature centroid."""
+
+    name = "cosine"
+    per_class_ranking = True
+
+    def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
+        return cosine_to_centroid(ctx.pool_embeddings, ctx.train_embeddings[ctx.train_labels == cls])
