@@ -55,15 +55,20 @@ class Balanced(Strategy):
         The discovery-step acquisition function.
     budget : int
         b, the total number of labels the search will spend (``rounds * per_class * K``).
+    classes : {"rare", "all"}
+        Which under-represented classes balancing may target. The paper balances every
+        class; ``"rare"`` (default) restricts targets to the search's rare classes, its goal.
+        With ``"all"``, picks aimed at other classes are reported as class-agnostic (-1).
 
     After each pick, the targeted class's count is raised by one, as the paper updates the
     imbalance profile "after each manual labeling"; within a batch the label is not known
     yet, so the pick is assumed to hit its target.
     """
 
-    def __init__(self, base: Strategy, *, budget: int):
+    def __init__(self, base: Strategy, *, budget: int, classes: str = "rare"):
         self.base = base
         self.budget = budget
+        self.classes = classes
 
     @property
     def name(self) -> str:
@@ -71,6 +76,8 @@ class Balanced(Strategy):
 
     def query(self, ctx: PoolContext, *, per_class: int, random_state=None) -> Candidates:
         check_int("Balanced", "budget", self.budget, low=1)
+        if self.classes not in ("rare", "all"):
+            raise param_error("Balanced", "classes", "'rare' or 'all'", self.classes)
         counts = ctx.labelled_counts(ctx.proba.shape[1]).astype(np.float64)
         m = int(ctx.extras.get("labels_used", 0))
         if not should_balance(self.budget, m, counts):
@@ -85,9 +92,13 @@ class Balanced(Strategy):
         taken = np.zeros(len(feats), bool)
         ids, target, score = [], [], []
         cache: dict = {}
+        allowed = np.array(ctx.rare_classes) if self.classes == "rare" else np.flatnonzero(counts > 0)
         for _ in range(n):
             ur, over = representation_groups(counts)
-            c = int(ur[np.argmin(counts[ur])]) if len(ur) else int(np.argmin(np.where(counts > 0, counts, np.inf)))
+            targets = np.intersect1d(ur, allowed)
+            if len(targets) == 0:  # nothing under-represented left among the allowed: the rarest of them
+                targets = allowed
+            c = int(targets[np.argmin(counts[targets])])
             key = (c, tuple(over))
             if key not in cache:  # scores change only when the target or the majority set changes
                 cache[key] = balancing_scores(feats, protos[c], [protos[j] for j in over])
@@ -95,7 +106,7 @@ class Balanced(Strategy):
             i = int(np.argmax(s))
             taken[i] = True
             ids.append(ctx.pool_ids[i])
-            target.append(c)
+            target.append(c if c in ctx.rare_classes else -1)
             score.append(s[i])
             counts[c] += 1
         return Candidates(np.array(ids), np.array(target), np.array(score), info={"balancing": f"on (m={m})"})

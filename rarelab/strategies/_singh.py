@@ -40,7 +40,9 @@ def train_recalibration(train_x, train_y, n_classes, *, gamma=2.0, max_epochs=50
     counts = torch.bincount(y[~hold], minlength=n_classes).float()
     alpha = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
     alpha = alpha / alpha.max()
-    layer = nn.Linear(x.shape[1], n_classes)
+    with torch.random.fork_rng(devices=[]):  # the default init must not advance torch's global RNG
+        torch.manual_seed(derive_seed(rng))
+        layer = nn.Linear(x.shape[1], n_classes)
     with torch.no_grad():
         bound = 1 / x.shape[1] ** 0.5
         layer.weight.uniform_(-bound, bound, generator=gen)

@@ -33,7 +33,9 @@ def weighted_entropy_scores(proba, class_fractions) -> np.ndarray:
     """Weighted Shannon entropy, ``-sum_k q_k log q_k`` with ``q_k = p_k / (b_k C)`` (Singh Sec. 4).
 
     ``b_k`` is class k's share of the training set. Classes never labeled would divide by
-    zero, so their share is smoothed as ``(n_k + 1) / (n + C)`` (Laplace).
+    zero, so their share is smoothed as ``(n_k + 1) / (n + C)`` (Laplace). Implemented as
+    printed: where ``q_k > 1`` (probability above a rare class's share) the term is negative,
+    so items leaning towards a rare class score *lower*.
     """
     p = check_probabilities(proba, owner="weighted_entropy_scores")
     b = np.asarray(class_fractions, dtype=np.float64)
