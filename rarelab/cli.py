@@ -14,7 +14,7 @@ from ._validation import RarelabError
 from .datasets import DATASETS, load_dataset
 from .metrics import read_metrics, write_text_atomic
 from .models import BACKBONES
-from .report import format_table, gallery_html, summary_table, write_report
+from .report import format_table, gallery_html, ranking_hits, summary_table, write_report
 from .strategies import STRATEGIES
 
 _EPILOG = """examples:
@@ -163,6 +163,7 @@ def _collect(out: Path) -> list[dict]:
         csv_parts.append(text if not csv_parts else text.split("\n", 1)[1])
         rows += read_metrics(d / "metrics.csv")
     write_text_atomic(out / "metrics.csv", "".join(csv_parts))
+    pr_curves, n_relevant = _ranking_hits(run_dirs)
     # Fig. 2: the first rare class's top 30 in round 0 of the first per-class ranking run.
     for d in run_dirs:
         cfg = json.loads((d / "config.json").read_text())
@@ -187,8 +188,35 @@ def _collect(out: Path) -> list[dict]:
         search.store.close()
         break
     write_report(out / "report.html", rows, title=f"rarelab: {out.name}", max_n_rare=max_n_rare,
-                 galleries=galleries, notes=notes)
+                 galleries=galleries, notes=notes, pr_curves=pr_curves, n_relevant=n_relevant)
     return rows
+
+
+def _ranking_hits(run_dirs) -> tuple[dict, int]:
+    """Round-0 hit sequences per strategy (from the stores: the oracle's labels) and the
+    number of rare items in the pool (from the first run's split and dataset)."""
+    from .labels import LabelStore
+
+    curves: dict = {}
+    n_relevant = 0
+    for d in run_dirs:
+        store = LabelStore(d / "labels.sqlite")
+        try:
+            rare = store.get("rare_classes", [])
+            cand = store.candidates(0)
+            if cand:
+                labels = store.labels(round=0)
+                curves.setdefault(json.loads((d / "config.json").read_text())["strategy"], []).append(
+                    ranking_hits(cand, labels, rare))
+            if not n_relevant:
+                from .experiment import open_run
+
+                search = open_run(d, progress=False)
+                n_relevant = int(np.isin(search.dataset.targets[search.split.pool], rare).sum())
+                search.store.close()
+        finally:
+            store.close()
+    return curves, n_relevant
 
 
 def html_escape(text: str) -> str:

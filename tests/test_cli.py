@@ -62,3 +62,22 @@ def test_bad_strategy_is_rejected_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--strategies", "magic", "--out", "x"])
     assert "unknown strategies" in capsys.readouterr().err
+
+
+def test_ranking_hits_interleave_per_class_lists():
+    from rarelab.report import average_precision, precision_recall, ranking_hits
+
+    cand = [(10, 1, 0.9), (11, 1, 0.8), (20, 2, 0.7), (21, 2, 0.6)]
+    labels = {10: 1, 11: 5, 20: 2, 21: 2}
+    hits = ranking_hits(cand, labels, [1, 2])
+    assert hits.tolist() == [True, True, False, True]  # 10, 20, 11, 21
+    prec, rec = precision_recall(hits, 4)
+    assert prec.tolist() == [1.0, 1.0, 2 / 3, 0.75] and rec[-1] == 0.75
+    assert average_precision(hits, 4) == pytest.approx((1 + 1 + 0.75) / 4)
+
+
+def test_report_has_pr_curves_and_auc_table(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", *TINY, "--rounds", "1", "--strategies", "rare-softmax,taast", "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "round-0 candidate ranking" in html and "AUC N_rare" in html
