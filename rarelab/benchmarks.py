@@ -142,5 +142,56 @@ def main(argv=None) -> None:
             print(f"  {what:<28} {figure:>20}   {note}", flush=True)
 
 
+
+_STRATEGY_CHILD = """
+import resource, sys, time
+import numpy as np
+from rarelab.strategies import NEEDS_BUDGET, PoolContext, get_strategy
+
+class Learner:  # cached features, as LinearProbe serves them
+    def __init__(self, f): self.f = f
+    def embed(self, ids): return self.f[ids]
+
+n_pool, n_train, d, c = 100_000, 2_000, 1280, 43
+rng = np.random.default_rng(0)
+feats = rng.standard_normal((n_pool + n_train, d), dtype=np.float32)
+logits = rng.standard_normal((n_pool, c))
+proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+labels = rng.integers(0, c, n_train)
+ctx = PoolContext(pool_ids=np.arange(n_pool), proba=proba, rare_classes=tuple(range(10)),
+                  train_ids=np.arange(n_pool, n_pool + n_train), train_labels=labels, learner=Learner(feats),
+                  n_classes=c, extras={"round": 0, "labels_used": 0, "search_labels": {}, "dataset": None})
+name = sys.argv[1]
+s = get_strategy(name, budget=2500) if name in NEEDS_BUDGET else get_strategy(name)
+if name == "taast":
+    s.embeddings = "backbone"
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+s.query(ctx, per_class=50, random_state=0)
+dt = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"{dt:.3f} {max(0, peak - base) / 1024:.0f}")
+"""
+
+
+def bench_strategies(rows):
+    """Every strategy's query on a 100k-item pool: seconds and peak memory above the inputs."""
+    import subprocess
+    import sys
+
+    from .strategies import STRATEGIES
+
+    for name in STRATEGIES:  # one process each, so peak memory is the strategy's own
+        out = subprocess.run([sys.executable, "-c", _STRATEGY_CHILD, name], capture_output=True, text=True)
+        if out.returncode != 0:
+            rows.append((f"strategy {name}", "failed", out.stderr.strip().splitlines()[-1][:60]))
+            continue
+        dt, mb = out.stdout.split()
+        rows.append((f"strategy {name}", f"{float(dt):.2f} s", f"+{mb} MiB peak; 100k pool x 1280-d, 2k labeled, "
+                     "10 rare x 50"))
+
+
+BENCHES["strategies"] = bench_strategies
+
 if __name__ == "__main__":
     main()

@@ -37,12 +37,23 @@ def should_balance(budget: int, labeled: int, counts) -> bool:
     return budget - labeled <= len(ur) * (c[over].mean() - c[ur].mean())
 
 
+def _sq_distances_to(features, protos, chunk: int = 8192) -> np.ndarray:
+    """(n, k) squared distances to k prototypes, by ||f||^2 - 2 f.m + ||m||^2 in chunks."""
+    f = np.asarray(features, dtype=np.float32)
+    m = np.asarray(protos, dtype=np.float32).reshape(-1, f.shape[1])
+    out = np.empty((len(f), len(m)), dtype=np.float64)
+    m_sq = np.einsum("ij,ij->i", m, m)
+    for a in range(0, len(f), chunk):
+        fc = f[a:a + chunk]
+        out[a:a + chunk] = np.einsum("ij,ij->i", fc, fc)[:, None] - 2.0 * fc @ m.T + m_sq[None, :]
+    return np.maximum(out, 0.0)
+
+
 def balancing_scores(features, target_proto, majority_protos) -> np.ndarray:
     """Eq. 9 as a score (higher = pick first): minus the distance to the target class's
     mean over the largest distance to an over-represented class's mean."""
-    f = np.asarray(features, dtype=np.float64)
-    num = np.linalg.norm(f - np.asarray(target_proto), axis=1)
-    den = np.max(np.stack([np.linalg.norm(f - m, axis=1) for m in np.asarray(majority_protos)]), axis=0)
+    num = np.sqrt(_sq_distances_to(features, target_proto)[:, 0])
+    den = np.sqrt(_sq_distances_to(features, majority_protos).max(axis=1))
     return -num / np.maximum(den, 1e-12)
 
 

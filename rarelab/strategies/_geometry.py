@@ -45,11 +45,14 @@ def k_center_greedy(points, labeled, k: int, *, random_state=None) -> np.ndarray
     else:
         picks = [int(check_random_state(random_state).integers(len(points)))]
         dist = min_sq_distances(points, points[picks])
+    p_sq = np.einsum("ij,ij->i", points, points)
     while len(picks) < k:
         i = int(np.argmax(dist))
         picks.append(i)
-        diff = points - points[i]
-        np.minimum(dist, np.einsum("ij,ij->i", diff, diff), out=dist)
+        # ||p - x||^2 = ||p||^2 - 2 p.x + ||x||^2: a mat-vec instead of an n x d temporary per pick
+        new = p_sq - 2.0 * (points @ points[i]) + p_sq[i]
+        np.minimum(dist, np.maximum(new, 0.0), out=dist)
+        dist[i] = 0.0
     return np.asarray(picks, dtype=np.int64)
 
 
@@ -86,17 +89,28 @@ class ProtoNet(Strategy):
         return -min_sq_distances(ctx.pool_embeddings, proto)
 
 
-def normalize_rows(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+def row_norms(x) -> np.ndarray:
+    """L2 norm of each row without an n x d temporary."""
+    return np.sqrt(np.einsum("ij,ij->i", x, x))
 
 
-def cosine_to_centroid(features, positives) -> np.ndarray:
+def normalize_rows(x, *, copy: bool = True) -> np.ndarray:
+    x = np.array(x, copy=copy) if np.asarray(x).dtype in (np.float32, np.float64) else np.asarray(x, np.float64)
+    x /= np.maximum(row_norms(x), 1e-12)[:, None]
+    return x
+
+
+def cosine_to_centroid(features, positives, *, feature_norms=None) -> np.ndarray:
     """Cosine similarity to the normalised centroid of L2-normalised positives
-    (Mullapudi et al. Alg. 1, lines 3–4: computeFeatureCentroid, rankByCosineSimilarity)."""
+    (Mullapudi et al. Alg. 1, lines 3–4: computeFeatureCentroid, rankByCosineSimilarity).
+
+    ``feature_norms`` (the rows' L2 norms) lets a caller ranking several classes normalise once.
+    """
     c = normalize_rows(positives).mean(axis=0)
     c /= max(np.linalg.norm(c), 1e-12)
-    return normalize_rows(features) @ c
+    f = np.asarray(features)
+    norms = row_norms(f) if feature_norms is None else feature_norms
+    return (f @ c.astype(f.dtype, copy=False)) / np.maximum(norms, 1e-12)
 
 
 class CosinePrototype(Strategy):
@@ -107,4 +121,7 @@ class CosinePrototype(Strategy):
     per_class_ranking = True
 
     def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
-        return cosine_to_centroid(ctx.pool_embeddings, ctx.train_embeddings[ctx.train_labels == cls])
+        if ctx.extras.get("_pool_norms") is None:  # shared by every rare class of this query
+            ctx.extras["_pool_norms"] = row_norms(ctx.pool_embeddings)
+        return cosine_to_centroid(ctx.pool_embeddings, ctx.train_embeddings[ctx.train_labels == cls],
+                                  feature_norms=ctx.extras["_pool_norms"])

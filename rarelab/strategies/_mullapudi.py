@@ -68,7 +68,7 @@ class Mullapudi(Strategy):
         check_int("Mullapudi", "Q", self.Q, low=1)
         rnd = int(ctx.extras.get("round", 0))
         if not hasattr(self, "features_") or rnd % self.Q == 0:
-            self.features_ = {}  # cached features F, refreshed every Q rounds
+            self.features_ = (np.empty(0, np.int64), None)  # cached features F, refreshed every Q rounds
         self._rng = check_random_state(random_state)
         self.modes_ = {}
         cand = super().query(ctx, per_class=per_class, random_state=self._rng)
@@ -76,11 +76,22 @@ class Mullapudi(Strategy):
         return type(cand)(cand.ids, cand.target, cand.score, info={"query": modes})
 
     def _features(self, ctx: PoolContext, ids) -> np.ndarray:
-        missing = [i for i in ids.tolist() if i not in self.features_]
-        if missing:
-            feats = normalize_rows(ctx.learner.embed(np.asarray(missing, dtype=np.int64)))
-            self.features_.update(zip(missing, feats))
-        return np.stack([self.features_[i] for i in ids.tolist()])
+        """L2-normalised features of ``ids``, embedded once per refresh and kept sorted by id."""
+        known, table = self.features_
+        ids = np.asarray(ids, dtype=np.int64)
+        missing = np.setdiff1d(ids, known)
+        if len(missing):
+            new = normalize_rows(ctx.learner.embed(missing).astype(np.float32, copy=False), copy=False)
+            if table is None:  # the first call embeds the whole (sorted) pool: nothing to merge
+                known, table = missing, new
+            else:
+                known = np.concatenate([known, missing])
+                order = np.argsort(known, kind="stable")
+                known, table = known[order], np.concatenate([table, new])[order]
+            self.features_ = (known, table)
+        if len(ids) == len(known) and np.array_equal(ids, known):
+            return table
+        return table[np.searchsorted(known, ids)]
 
     def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
         search = ctx.extras.get("search_labels", {})
