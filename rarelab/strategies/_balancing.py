@@ -34,7 +34,7 @@ def should_balance(budget: int, labeled: int, counts) -> bool:
     if len(ur) == 0:
         return False
     c = np.asarray(counts, dtype=np.float64)
-    return budget - labeled <= len(ur) * (c[over].mean() - c[ur].mean())
+    return bool(budget - labeled <= len(ur) * (c[over].mean() - c[ur].mean()))
 
 
 def _sq_distances_to(features, protos, chunk: int = 8192) -> np.ndarray:
