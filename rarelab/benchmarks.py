@@ -27,7 +27,8 @@ def bench_rendering(rows):
     from .datasets.synth_signs import synth_signs
 
     for size, n in ((32, 2000), (64, 1000)):
-        t = _timeit(lambda: synth_signs(n_samples=n, image_size=size, cache=False, progress=False), repeat=1)
+        t = _timeit(lambda n=n, size=size: synth_signs(n_samples=n, image_size=size, cache=False, progress=False),
+                   repeat=1)
         rows.append((f"synth_signs render {size}px", f"{n / t:,.0f} images/s", "1 core"))
 
 
@@ -39,7 +40,7 @@ def bench_features(rows):
     for size in (64, 96):
         model = build_model("efficientnet_lite0", 10, input_size=size)
         embed_images(model, images[:64], progress=False)  # warm-up
-        t = _timeit(lambda: embed_images(model, images, progress=False), repeat=2)
+        t = _timeit(lambda model=model: embed_images(model, images, progress=False), repeat=2)
         rows.append((f"Lite0 features {size}px", f"{len(images) / t:,.0f} images/s", "once per dataset, cached"))
 
 

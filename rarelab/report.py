@@ -45,7 +45,7 @@ def summary_table(rows: list[dict]) -> list[list[str]]:
     table = [["strategy", "round", "labels used", "N_rare", "rare F1"]]
     labels = {s: {p[0]: p for p in pts} for s, pts in summarize(rows, "labels_used").items()}
     for s, pts in sorted(n.items()):
-        for r, m, lo, hi, k in pts:
+        for r, m, lo, hi, _n in pts:
             fm, flo, fhi = f[s][r][1:4]
             table.append([s, str(r), f"{labels[s][r][1]:.0f}", f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
                           f"{fm:.3f} [{flo:.3f}, {fhi:.3f}]"])

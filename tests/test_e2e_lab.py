@@ -22,7 +22,14 @@ CELLS = [
 def test_label_gallery_in_jupyterlab(tmp_path):
     require_browser()
     pytest.importorskip("jupyterlab")
-    from rarelab._lab_session import cell_text_outputs, cell_types, lab_session, open_notebook, run_all, write_notebook
+    from rarelab._lab_session import (
+        cell_text_outputs,
+        cell_types,
+        lab_session,
+        open_notebook,
+        run_all,
+        write_notebook,
+    )
 
     write_notebook(tmp_path / "e2e.ipynb", ["import json", *CELLS])
     with lab_session(tmp_path) as (url, token), open_notebook(url, token, "e2e.ipynb") as page:

@@ -7,7 +7,14 @@ from .._validation import param_error
 from ._balancing import Balanced, balancing_scores, should_balance
 from ._base import Candidates, PoolContext, Strategy
 from ._basic import MaxEntropy, RandomSampling, RareSoftmax
-from ._geometry import CoreSet, CosinePrototype, ProtoNet, cosine_to_centroid, k_center_greedy, min_sq_distances
+from ._geometry import (
+    CoreSet,
+    CosinePrototype,
+    ProtoNet,
+    cosine_to_centroid,
+    k_center_greedy,
+    min_sq_distances,
+)
 from ._mullapudi import Mullapudi, adaptive_mode, pseudo_negatives
 from ._scores import entropy_scores, random_scores, rare_class_scores, select_top
 from ._singh import MinorityClassMining, reconstruction_scores

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import anywidget
+import numpy as np
 import traitlets
 
 from .._validation import RarelabError, param_error
