@@ -196,13 +196,16 @@ function render({ model, el }) {
     }
   };
   const stopKeyup = (ev) => ev.stopPropagation();
+  const listeners = [
+    ["change:labels", paintLabels],
+    ["change:items", build],
+    ["change:pixels", build],
+    ["change:status", onStatus],
+    ["msg:custom", onAck],
+  ];
   root.addEventListener("keydown", onKey);
   root.addEventListener("keyup", stopKeyup);
-  model.on("change:labels", paintLabels);
-  model.on("change:items", build);
-  model.on("change:pixels", build);
-  model.on("change:status", onStatus);
-  model.on("msg:custom", onAck);
+  listeners.forEach(([event, fn]) => model.on(event, fn));
   build();
   onStatus();
   // Wall-clock time after the first paint, so a benchmark can compare it with the kernel's clock.
@@ -214,11 +217,7 @@ function render({ model, el }) {
   return () => {
     root.removeEventListener("keydown", onKey);
     root.removeEventListener("keyup", stopKeyup);
-    model.off("change:labels", paintLabels);
-    model.off("change:items", build);
-    model.off("change:pixels", build);
-    model.off("change:status", onStatus);
-    model.off("msg:custom", onAck);
+    listeners.forEach(([event, fn]) => model.off(event, fn));
   };
 }
 
