@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 import time
@@ -184,7 +185,7 @@ def _collect(out: Path) -> list[dict]:
                                                 f"({int(np.sum(ds.targets[ids] == c))} are this class)",
                                           reference=ds.images[ref_id] if ref_id is not None else None))
         notes = (f"Dataset {ds.name}; {len(rare)} rare classes; device {search.history_[0].get('device', '?')}; "
-                 f"config of the first run: {html_escape(json.dumps(cfg))}")
+                 f"config of the first run: {html.escape(json.dumps(cfg))}")
         search.store.close()
         break
     write_report(out / "report.html", rows, title=f"rarelab: {out.name}", max_n_rare=max_n_rare,
@@ -217,12 +218,6 @@ def _ranking_hits(run_dirs) -> tuple[dict, int]:
         finally:
             store.close()
     return curves, n_relevant
-
-
-def html_escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def _cmd_resume(a) -> int:

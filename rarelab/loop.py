@@ -6,6 +6,7 @@ one round with the oracle and ``run`` only calls ``step``.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -123,7 +124,7 @@ class ActiveSearch:
             self.candidates_ = Candidates(np.array([r[0] for r in rows], dtype=np.int64),
                                           np.array([r[1] for r in rows], dtype=np.int64),
                                           np.array([r[2] for r in rows]))
-            self.candidate_proba_ = np.array([__import__("json").loads(r[3]) for r in rows]).reshape(len(rows), -1)
+            self.candidate_proba_ = np.array([json.loads(r[3]) for r in rows]).reshape(len(rows), -1)
         # The model is not persisted: a run stopped after training retrains this round.
         self.phase_ = "label" if phase == "label" else "train"
 
