@@ -136,8 +136,8 @@ class LinearProbe(_Base):
         """Train the head on the items ``ids`` with ``labels``; returns ``self``."""
         self._check_common()
         ids, labels = _check_fit_input("LinearProbe.fit", ids, labels, len(self.dataset), self.n_classes)
-        rng = check_random_state(self.random_state) if not hasattr(self, "rng_") else self.rng_
-        self.rng_ = rng  # successive rounds draw fresh, still reproducible, randomness
+        # A fresh generator per fit, as in scikit-learn: a resumed run retrains a round exactly.
+        rng = check_random_state(self.random_state)
         gen = torch.Generator().manual_seed(derive_seed(rng))
         feats = self._features()
         self.device_ = choose_device(self.device)
@@ -223,8 +223,8 @@ class FineTune(_Base):
         self._check_common()
         check_int("FineTune", "crop_padding", self.crop_padding, low=0)
         ids, labels = _check_fit_input("FineTune.fit", ids, labels, len(self.dataset), self.n_classes)
-        rng = check_random_state(self.random_state) if not hasattr(self, "rng_") else self.rng_
-        self.rng_ = rng
+        # A fresh generator per fit, as in scikit-learn: a resumed run retrains a round exactly.
+        rng = check_random_state(self.random_state)
         gen = torch.Generator().manual_seed(derive_seed(rng))
         self.device_ = dev = choose_device(self.device)
         cuda = dev.type == "cuda"

@@ -172,3 +172,13 @@ def test_export_labels_csv(tiny_config, tmp_path):
     assert [r["item_id"] for r in rows] == [str(i) for i in sorted(cand.ids[:2])] or len(rows) == 2
     assert {r["class_name"] for r in rows} == {s.dataset.classes[int(cand.target[0])], "not rare"}
     assert all(r["source"] == "person" and r["committed"] == "0" for r in rows)
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tiny_config, tmp_path):
+    whole = create_run(tiny_config(), tmp_path / "whole", progress=False).run(2)
+    part = create_run(tiny_config(), tmp_path / "part", progress=False).run(1)
+    part.store.close()
+    resumed = open_run(tmp_path / "part", progress=False).run(2)  # a new process would do the same
+    strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
+    assert strip(resumed.history_) == strip(whole.history_)
+    assert np.allclose(resumed.learner.predict_proba(resumed.split.val), whole.learner.predict_proba(whole.split.val))
