@@ -164,13 +164,16 @@ def _collect(out: Path) -> list[dict]:
         csv_parts.append(text if not csv_parts else text.split("\n", 1)[1])
         rows += read_metrics(d / "metrics.csv")
     write_text_atomic(out / "metrics.csv", "".join(csv_parts))
-    pr_curves, n_relevant = _ranking_hits(run_dirs)
+    # Every run under OUT shares one dataset (one `rarelab run`): load it once.
+    first = json.loads((run_dirs[0] / "config.json").read_text())
+    base = load_dataset(first["dataset"], root=first["root"], **first["dataset_kwargs"])
+    pr_curves, n_relevant = _ranking_hits(run_dirs, base)
     # Fig. 2: the first rare class's top 30 in round 0 of the first per-class ranking run.
     for d in run_dirs:
         cfg = json.loads((d / "config.json").read_text())
         if cfg["strategy"] != "rare-softmax":
             continue
-        search = open_run(d, progress=False)
+        search = open_run(d, dataset=base, progress=False)
         ds, rare = search.dataset, search.rare_classes
         pool_per_class = [int(np.sum(ds.targets[search.split.pool] == c)) for c in rare]
         max_n_rare = float(np.mean(np.array(pool_per_class) + [np.sum(ds.targets[search.split.train] == c)
@@ -193,7 +196,7 @@ def _collect(out: Path) -> list[dict]:
     return rows
 
 
-def _ranking_hits(run_dirs) -> tuple[dict, int]:
+def _ranking_hits(run_dirs, dataset) -> tuple[dict, int]:
     """Round-0 hit sequences per strategy (from the stores: the oracle's labels) and the
     number of rare items in the pool (from the first run's split and dataset)."""
     from .labels import LabelStore
@@ -212,7 +215,7 @@ def _ranking_hits(run_dirs) -> tuple[dict, int]:
             if not n_relevant:
                 from .experiment import open_run
 
-                search = open_run(d, progress=False)
+                search = open_run(d, dataset=dataset, progress=False)
                 n_relevant = int(np.isin(search.dataset.targets[search.split.pool], rare).sum())
                 search.store.close()
         finally:

@@ -125,11 +125,12 @@ def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = Tru
         if stored.get("rounds") != wanted["rounds"]:
             write_text_atomic(cfg_path, json.dumps(wanted, indent=2))
         return open_run(run_dir, dataset=dataset, progress=progress)
-    search = build_search(config, run_dir=None, dataset=dataset, progress=progress)  # validates everything
+    if dataset is None:
+        dataset = load_dataset(config.validate().dataset, root=config.root, **config.dataset_kwargs)
+    build_search(config, run_dir=None, dataset=dataset, progress=progress)  # validates everything
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(cfg_path, json.dumps(asdict(config), indent=2))
-    return build_search(config, run_dir=run_dir, dataset=search.dataset if not config.synthetic_start else dataset,
-                        progress=progress)
+    return build_search(config, run_dir=run_dir, dataset=dataset, progress=progress)
 
 
 def open_run(run_dir, *, dataset=None, progress: bool = True) -> ActiveSearch:

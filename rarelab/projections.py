@@ -54,7 +54,10 @@ def umap_2d(features, random_state=None) -> np.ndarray:
 
 
 def projection_figure(coords, labels, *, scores=None, names=None, title: str = "", highlight=None):
-    """A plotly scatter of 2-D coordinates coloured by label (or by ``scores`` when given)."""
+    """A plotly scatter of 2-D coordinates coloured by label (or by ``scores`` when given).
+
+    Every trace's ``customdata`` starts with the row of ``coords`` each point shows.
+    """
     import plotly.graph_objects as go
 
     coords = np.asarray(coords)
@@ -75,7 +78,7 @@ def projection_figure(coords, labels, *, scores=None, names=None, title: str = "
                                        hovertemplate=nm + "<extra></extra>"))
     if highlight is not None:
         h = np.asarray(highlight)
-        fig.add_trace(go.Scattergl(x=coords[h, 0], y=coords[h, 1], mode="markers", name="rare class",
+        fig.add_trace(go.Scattergl(x=coords[h, 0], y=coords[h, 1], mode="markers", name="rare class", customdata=h,
                                    marker=dict(symbol="x", size=11, color="#1f77b4", line=dict(width=2))))
     fig.update_layout(title=title, template="plotly_white", height=480, dragmode="lasso",
                       xaxis_title="component 1", yaxis_title="component 2")

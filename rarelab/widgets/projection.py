@@ -86,29 +86,23 @@ class ProjectionView(W.VBox):
         for trace in self.fig.data:
             trace.on_hover(self._on_hover)
             trace.on_selection(self._on_select)
-        self._positions = {id(t): self._trace_positions(t, coords) for t in self.fig.data}
 
     @staticmethod
-    def _trace_positions(trace, coords) -> np.ndarray:
-        # Map a trace's points back to rows of coords by exact coordinate match.
-        xy = np.c_[np.asarray(trace.x, float), np.asarray(trace.y, float)]
-        lookup = {(float(a), float(b)): k for k, (a, b) in enumerate(coords)}
-        return np.array([lookup.get((float(a), float(b)), -1) for a, b in xy], dtype=np.int64)
+    def _rows(trace, point_inds) -> np.ndarray:
+        """Rows of ``self.ids`` behind a trace's points (projection_figure puts them in customdata)."""
+        cd = np.asarray(trace.customdata)
+        return (cd if cd.ndim == 1 else cd[:, 0]).astype(np.int64)[list(point_inds)]
 
     def _on_hover(self, trace, points, _state):
         if not points.point_inds:
             return
-        row = self._positions[id(trace)][points.point_inds[0]]
-        if row < 0:
-            return
-        item = int(self.ids[row])
+        item = int(self.ids[self._rows(trace, points.point_inds[:1])[0]])
         ds = self.search.dataset
         self.thumb.value = png_bytes(ds.images[item])
         self.hover_text.value = f"item {item}<br>{ds.classes[ds.targets[item]]}"
 
     def _on_select(self, trace, points, _selector):
-        rows = self._positions[id(trace)][points.point_inds]
-        picked = set(self.ids[rows[rows >= 0]].tolist()) | set(self.selection.tolist())
+        picked = set(self.ids[self._rows(trace, points.point_inds)].tolist()) | set(self.selection.tolist())
         self.selection = np.array(sorted(picked), dtype=np.int64)
         in_pool = np.intersect1d(self.selection, self.search.pool_ids_)
         self.label_button.disabled = self.search.phase_ != "label" or len(in_pool) == 0

@@ -65,8 +65,6 @@ class LoopStepper(W.VBox):
 
     # -- actions: each is one call of the core, then a redraw ----------------------------
     def train(self):
-        self.loss.data[0].y = []
-        self.progress.value = 0
         self.search.train()
         self._update()
 
@@ -83,23 +81,18 @@ class LoopStepper(W.VBox):
         self._update()
 
     def step(self):
-        if self.search.phase_ == "train":
-            self.train()
-        if self.search.phase_ == "propose":
-            self.propose()
-        self.label_with_oracle()
-        self.commit()
+        self.search.step()
+        self._update()
 
     def run(self, rounds: int):
-        while self.search.round_ < rounds:
-            self.step()
-        if self.search.phase_ == "train":
-            self.train()
+        self.search.run(rounds)
+        self._update()
 
     # -- views -------------------------------------------------------------------------
     def _on_epoch(self, epoch: int, loss: float):
+        # Called by the learner during any fit, so step() and run() plot live too.
         self.progress.value = epoch + 1
-        self.loss.data[0].y = [*self.loss.data[0].y, loss]
+        self.loss.data[0].y = [loss] if epoch == 0 else [*self.loss.data[0].y, loss]
 
     def _rows(self):
         rows = [{**r, "strategy": self.search.name, "seed": self.search.seed} for r in self.search.history_]
