@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ._atomic import atomic_path
 
 
 def cache_dir(*parts: str) -> Path:
@@ -19,12 +20,8 @@ def cache_dir(*parts: str) -> Path:
 
 def save_npz_atomic(path: Path, **arrays) -> None:
     """Write an .npz so that a crash never leaves a half-written cache file behind."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
+    def write(tmp):
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    atomic_path(path, write)

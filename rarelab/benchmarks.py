@@ -46,13 +46,14 @@ def bench_features(rows):
 
 def bench_head(rows):
     from .datasets._base import ArrayDataset
+    from .feature_store import ArrayFeatures
     from .training import LinearProbe
 
     n, d, c = 12_000, 1280, 43  # a GTSRB-sized training set of cached features
     rng = np.random.default_rng(0)
     ds = ArrayDataset(np.zeros((n, 2, 2, 3), np.uint8), rng.integers(0, c, n), [str(k) for k in range(c)])
     learner = LinearProbe(dataset=ds, epochs=20, random_state=0, progress=False)
-    learner.features_ = torch.from_numpy(rng.standard_normal((n, d), dtype=np.float32))
+    learner.features_ = ArrayFeatures(rng.standard_normal((n, d), dtype=np.float32))
     t = _timeit(lambda: learner.fit(np.arange(n), ds.targets), repeat=1)
     rows.append(("linear head, 20 epochs", f"{t:.2f} s/round", f"{n:,} items x {d} features"))
 

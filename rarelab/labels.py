@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS split (item_id INTEGER PRIMARY KEY, part TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS labels (
     item_id INTEGER PRIMARY KEY, label INTEGER NOT NULL, round INTEGER NOT NULL,
-    source TEXT NOT NULL, ts REAL NOT NULL, committed INTEGER NOT NULL DEFAULT 0);
+    source TEXT NOT NULL, ts REAL NOT NULL, committed INTEGER NOT NULL DEFAULT 0, path TEXT);
 CREATE TABLE IF NOT EXISTS candidates (
     round INTEGER NOT NULL, rank INTEGER NOT NULL, item_id INTEGER NOT NULL, target INTEGER NOT NULL,
     score REAL NOT NULL, proba TEXT NOT NULL, PRIMARY KEY (round, rank));
@@ -47,6 +47,9 @@ class LabelStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(labels)")}
+        if "path" not in columns:  # stores written before labels carried their file
+            self._db.execute("ALTER TABLE labels ADD COLUMN path TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -66,6 +69,12 @@ class LabelStore:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT INTO split VALUES (?, ?)", rows)
 
+    def extend_pool(self, item_ids) -> None:
+        """Add new pool items (files that appeared in the pool's folder) in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR IGNORE INTO split VALUES (?, 'pool')", [(int(i),) for i in item_ids])
+
     def load_split_ids(self) -> dict[str, np.ndarray] | None:
         rows = self._db.execute("SELECT item_id, part FROM split ORDER BY item_id").fetchall()
         if not rows:
@@ -76,12 +85,17 @@ class LabelStore:
         return {p: np.array(v, dtype=np.int64) for p, v in out.items()}
 
     # -- labels ------------------------------------------------------------------------
-    def add(self, item_ids, labels, *, round: int, source: str) -> None:
-        """Record labels now (one transaction). Relabeling an uncommitted item replaces it."""
+    def add(self, item_ids, labels, *, round: int, source: str, paths=None) -> None:
+        """Record labels now (one transaction). Relabeling an uncommitted item replaces it.
+
+        ``paths`` (one per item, for file pools) are stored beside the labels, so the
+        labels still name their images if the item table is ever lost.
+        """
         if source not in ("oracle", "person"):
             raise param_error("LabelStore.add", "source", "'oracle' or 'person'", source)
         now = time.time()
-        rows = [(int(i), int(y), int(round), source, now) for i, y in zip(item_ids, labels)]
+        paths = [None] * len(item_ids) if paths is None else list(paths)
+        rows = [(int(i), int(y), int(round), source, now, p) for i, y, p in zip(item_ids, labels, paths)]
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             committed = self._db.execute(
@@ -90,8 +104,8 @@ class LabelStore:
             if committed:
                 raise param_error("LabelStore.add", "item_ids", "items not yet committed to training",
                                   [c[0] for c in committed][:5], "Committed labels are final.")
-            self._db.executemany("INSERT OR REPLACE INTO labels (item_id, label, round, source, ts) "
-                                 "VALUES (?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO labels (item_id, label, round, source, ts, path) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def remove(self, item_ids) -> None:
         """Withdraw uncommitted labels (an undo in the gallery)."""
@@ -110,8 +124,8 @@ class LabelStore:
         return dict(self._db.execute(q + " ORDER BY item_id", args).fetchall())
 
     def label_rows(self) -> list[tuple]:
-        """Every label as (item_id, label, round, source, timestamp, committed)."""
-        return self._db.execute("SELECT item_id, label, round, source, ts, committed FROM labels "
+        """Every label as (item_id, label, round, source, timestamp, committed, path)."""
+        return self._db.execute("SELECT item_id, label, round, source, ts, committed, path FROM labels "
                                 "ORDER BY round, ts, item_id").fetchall()
 
     def commit_round(self, round: int, record: dict, next_state: dict) -> list[int]:

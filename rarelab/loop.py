@@ -22,7 +22,10 @@ PHASES = ("train", "propose", "label")
 
 
 class SimulatedOracle:
-    """Reveals the ground truth, as in the paper's experiments."""
+    """Reveals the ground truth, as in the paper's experiments.
+
+    With the metrics, the only reader of pool labels: the search itself never sees them.
+    """
 
     def __init__(self, targets):
         self.targets = np.asarray(targets)
@@ -30,17 +33,26 @@ class SimulatedOracle:
     def __call__(self, ids) -> np.ndarray:
         return self.targets[np.asarray(ids, dtype=np.int64)]
 
+    def check_pool(self, pool_ids, rare_classes) -> None:
+        """Refuse a simulation whose pool holds no item of some rare class: nothing to find."""
+        present = set(np.unique(self.targets[np.asarray(pool_ids, dtype=np.int64)]).tolist())
+        empty = [c for c in rare_classes if c not in present]
+        if empty:
+            raise param_error("ActiveSearch", "split", "a pool holding every rare class",
+                              f"no pool items for classes {empty}", "Drop those classes from rare_classes.")
+
 
 class ActiveSearch:
     """Search an unlabeled pool for rare classes, round by round (the paper's Algorithm 1).
 
     Parameters
     ----------
-    dataset : ArrayDataset
-        Every item; only the split's training labels are read from its ``targets``, and
-        the validation labels for the F1 score. The pool's labels come from the oracle or
-        a person.
+    dataset : ArrayDataset or FileDataset
+        Every item's image (or file). Its ``targets``, if any, are never read: the known
+        labels come with the split, the pool's from the oracle or a person.
     split : Split
+        Seed (training) items with their labels, validation items (labels optional: F1 is
+        reported only with them) and the unlabeled pool.
     learner : LinearProbe or FineTune (anything with ``fit``, ``predict_proba``, ``embed``)
     strategy : Strategy
     per_class : int
@@ -74,6 +86,10 @@ class ActiveSearch:
         self.name = name or getattr(strategy, "name", type(strategy).__name__)
         self.seed = random_state if seed is None else seed
         self.rare_classes = tuple(int(c) for c in split.rare_classes)
+        if getattr(learner, "dataset", dataset) is not dataset:
+            raise param_error("ActiveSearch", "learner", "a learner built on the same dataset object",
+                              f"{type(learner).__name__}(dataset={getattr(learner.dataset, 'name', '?')!r})",
+                              "Pass the dataset you give ActiveSearch to the learner as well.")
         self._check_split()
         self.store = self._open_store()
         self._restore()
@@ -88,13 +104,10 @@ class ActiveSearch:
                               f"ids up to {allids.max()}", "Build the split from this dataset's targets.")
         if len(np.unique(allids)) != len(allids):
             raise param_error("ActiveSearch", "split", "disjoint train/val/pool parts", "overlapping parts")
-        pool_targets = self.dataset.targets[parts[2]]
-        empty = [c for c in self.rare_classes if self.oracle is not None and not np.any(pool_targets == c)]
         if len(parts[2]) == 0:
             raise param_error("ActiveSearch", "split", "a split with a non-empty pool", "an empty pool")
-        if empty:
-            raise param_error("ActiveSearch", "split", "a pool holding every rare class",
-                              f"no pool items for classes {empty}", "Drop those classes from rare_classes.")
+        if hasattr(self.oracle, "check_pool"):
+            self.oracle.check_pool(parts[2], self.rare_classes)
         if self.per_class * len(self.rare_classes) > len(parts[2]):
             raise param_error("ActiveSearch", "per_class", f"an int in [1, {len(parts[2]) // len(self.rare_classes)}] "
                               "(pool size / number of rare classes)", self.per_class)
@@ -125,8 +138,17 @@ class ActiveSearch:
                                           np.array([r[1] for r in rows], dtype=np.int64),
                                           np.array([r[2] for r in rows]))
             self.candidate_proba_ = np.array([json.loads(r[3]) for r in rows]).reshape(len(rows), -1)
-        # The model is not persisted: a run stopped after training retrains this round.
-        self.phase_ = "label" if phase == "label" else "train"
+        # The model of this round is in the run directory: reopening does not retrain.
+        model = self._model_path()
+        if phase in ("propose", "label") and model is not None and model.exists() \
+                and self.store.get("model_round") == self.round_ and hasattr(self.learner, "load"):
+            self.learner.load(model)
+        elif phase == "propose":
+            phase = "train"
+        self.phase_ = phase
+
+    def _model_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / "model.pt"
 
     # -- state -------------------------------------------------------------------------
     def _training_set(self) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +156,7 @@ class ActiveSearch:
         committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
         train = np.asarray(self.split.train, dtype=np.int64)
         ids = np.concatenate([train, np.fromiter(committed.keys(), dtype=np.int64, count=len(committed))])
-        labels = np.concatenate([self.dataset.targets[train],
+        labels = np.concatenate([self.split.train_labels,
                                  np.fromiter(committed.values(), dtype=np.int64, count=len(committed))])
         return ids, labels
 
@@ -182,20 +204,26 @@ class ActiveSearch:
         ids, labels = self._training_set()
         p_ids, p_labels = self.pseudo_
         self.learner.fit(np.concatenate([ids, p_ids]), np.concatenate([labels, p_labels]))
-        val = np.asarray(self.split.val, dtype=np.int64)
-        pred = self.learner.predict_proba(val).argmax(axis=1) if len(val) else np.empty(0, int)
+        f1 = None  # absent, not zero, when nobody supplied validation labels
+        if self.split.has_val_labels:
+            pred = self.learner.predict_proba(self.split.val).argmax(axis=1)
+            f1 = rare_f1(self.split.val_labels, pred, self.rare_classes)
         record = {
             "round": self.round_,
             "labels_used": int(len(self.store.labels(committed=True))),
             "n_rare": n_rare(labels, self.rare_classes),
-            "f1_rare": rare_f1(self.dataset.targets[val], pred, self.rare_classes),
+            "f1_rare": f1,
             "hits": None, "precision": None, "n_candidates": None, "hits_per_class": {},
             "train_size": int(len(ids) + len(p_ids)),
             "pseudo_labels": int(len(p_ids)),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "device": describe(self.learner.device_) if hasattr(self.learner, "device_") else "",
         }
-        self._save_record(record, {"round": self.round_, "phase": "propose"})
+        state = {"round": self.round_, "phase": "propose"}
+        if self._model_path() is not None and hasattr(self.learner, "save"):
+            self.learner.save(self._model_path())  # atomic; the phase says "propose" only after it is on disk
+            state["model_round"] = self.round_
+        self._save_record(record, state)
         self.phase_ = "propose"
         return self
 
@@ -253,7 +281,9 @@ class ActiveSearch:
         if len(outside):
             raise param_error("ActiveSearch.label", "ids", "ids of items still in the pool", outside[:5].tolist(),
                               "Only unlabeled pool items can be labeled.")
-        self.store.add(ids, labels, round=self.round_, source=source)
+        paths = getattr(self.dataset, "paths", None)
+        self.store.add(ids, labels, round=self.round_, source=source,
+                       paths=None if paths is None else [paths[i] for i in ids])
         return self
 
     def unlabel(self, ids):
@@ -280,7 +310,10 @@ class ActiveSearch:
         target_of = dict(zip(self.candidates_.ids.tolist(), self.candidates_.target.tolist()))
         found = [y for y in pending.values() if y in self.rare_classes]
         hits = {str(c): int(sum(1 for y in found if y == c)) for c in self.rare_classes}
-        on_target = sum(1 for i, y in pending.items() if y in self.rare_classes and target_of.get(i, y) in (y, -1))
+        # Precision is over the proposed candidates only: labels given to other pool items
+        # (a lasso in the projection view) count as found, not as the query's hits.
+        on_target = sum(1 for i, y in pending.items()
+                        if y in self.rare_classes and i in target_of and target_of[i] in (y, -1))
         record = dict(self.history_[-1]) if self.history_ and self.history_[-1]["round"] == self.round_ else {
             "round": self.round_}
         record.update(hits=len(found), hits_per_class=hits, n_candidates=int(len(self.candidates_)),
@@ -316,13 +349,12 @@ class ActiveSearch:
         import csv
         import io
 
-        paths = getattr(self.dataset, "paths", None)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["item_id", "path", "label", "class_name", "round", "source", "timestamp", "committed"])
-        for item, label, rnd, source, ts, committed in self.store.label_rows():
+        for item, label, rnd, source, ts, committed, path in self.store.label_rows():
             name = "not rare" if label == NOT_RARE else self.dataset.classes[label]
-            w.writerow([item, paths[item] if paths else "", label, name, rnd, source, f"{ts:.3f}", committed])
+            w.writerow([item, path or "", label, name, rnd, source, f"{ts:.3f}", committed])
         path = Path(path)
         write_text_atomic(path, buf.getvalue())
         return path

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
+
+from ._atomic import write_atomic
 
 METRIC_COLUMNS = ["strategy", "seed", "round", "labels_used", "n_rare", "f1_rare", "hits", "precision",
                   "n_candidates", "train_size", "hits_per_class"]
@@ -29,15 +29,7 @@ def n_rare(train_labels, rare_classes) -> float:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file so that readers see either the old or the new content, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, text)
 
 
 def metrics_csv(records: list[dict], *, strategy: str, seed) -> str:

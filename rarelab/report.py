@@ -24,6 +24,13 @@ def thumbnail_png(image: np.ndarray, size: int = 64) -> bytes:
     return buf.getvalue()
 
 
+def png_data_uri(image: np.ndarray) -> str:
+    """An RGB array as a ``data:image/png`` URI, at its own size."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 def gallery_html(images, probabilities, is_rare, *, title: str, reference=None) -> str:
     """A grid of candidates, best first, each with its rank and probability (Fig. 2b)."""
     cells = []

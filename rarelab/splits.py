@@ -12,13 +12,41 @@ from ._validation import check_int, check_random_state, param_error
 
 @dataclass(frozen=True)
 class Split:
-    """Disjoint item ids of the initial training set, the validation set and the unlabeled pool."""
+    """What a search knows and what it does not.
+
+    Disjoint item ids of the labeled seed set (``train``, with ``train_labels``), the
+    validation set (``val``, with ``val_labels`` when a person supplied them: only the
+    metrics read them) and the unlabeled ``pool``, which has no labels at all: its labels
+    come from people or, in simulations, from an oracle.
+    """
 
     train: np.ndarray
     val: np.ndarray
     pool: np.ndarray
     rare_classes: tuple[int, ...]
     synthetic: Mapping[int, int] = field(default_factory=dict)  # rare class -> template item id
+    train_labels: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
+
+    def __post_init__(self):
+        for part in ("train", "val", "pool"):
+            object.__setattr__(self, part, np.asarray(getattr(self, part), dtype=np.int64))
+        if self.train_labels is None:
+            raise param_error("Split", "train_labels", "the labels of the training items", None,
+                              "Build simulations with rare_class_split(targets, ...), which reads them.")
+        for part in ("train", "val"):
+            labels = getattr(self, f"{part}_labels")
+            if labels is None:
+                continue
+            labels = np.asarray(labels, dtype=np.int64)
+            if labels.shape != getattr(self, part).shape:
+                raise param_error("Split", f"{part}_labels", f"one label per {part} item "
+                                  f"({len(getattr(self, part))})", f"{len(labels)} labels")
+            object.__setattr__(self, f"{part}_labels", labels)
+
+    @property
+    def has_val_labels(self) -> bool:
+        return self.val_labels is not None and len(self.val) > 0
 
     def table(self, targets, classes: Sequence[str] | None = None) -> str:
         """The rare classes' counts per part, plus the common classes' totals, as text."""
@@ -132,4 +160,7 @@ def rare_class_split(
         val.append(ids[a:b])
         pool.append(ids[b:])
     cat = lambda parts: np.sort(np.concatenate(parts).astype(np.int64))  # noqa: E731
-    return Split(cat(train), cat(val) if val else np.empty(0, np.int64), cat(pool), tuple(rare), template_ids)
+    train, val = cat(train), cat(val) if val else np.empty(0, np.int64)
+    # The known labels travel with the split; the pool's stay with whoever holds the ground truth.
+    return Split(train, val, cat(pool), tuple(rare), template_ids, train_labels=targets[train],
+                 val_labels=targets[val])

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._validation import check_int, check_random_state, derive_seed, param_error
+from ._validation import DataUnavailableError, check_int, check_random_state, derive_seed, param_error
 from .devices import choose_device
-from .features import cached_features, embed_images
+from .features import embed_images
 from .models import BACKBONES, build_model
 
 EpochCallback = Callable[[int, float], None]
@@ -40,6 +40,24 @@ def _check_fit_input(owner: str, ids, labels, n_items: int, n_classes: int):
     if labels.min() < 0 or labels.max() >= n_classes:
         raise param_error(owner, "labels", f"class ids in [0, {n_classes - 1}]", f"ids in [{labels.min()}, {labels.max()}]")
     return ids.astype(np.int64), labels.astype(np.int64)
+
+
+def _save_state(path, state: dict) -> None:
+    from ._atomic import atomic_path
+
+    atomic_path(path, lambda tmp: torch.save(state, tmp))
+
+
+def _load_state(path, learner, *, kind: str) -> dict:
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise DataUnavailableError(f"Could not read the model file {str(path)!r}: {exc}") from exc
+    expected = {"kind": kind, "backbone": learner.backbone, "n_classes": learner.n_classes}
+    got = {k: saved.get(k) for k in expected}
+    if got != expected:
+        raise param_error(type(learner).__name__ + ".load", "path", f"a model saved by {expected}", got)
+    return saved
 
 
 def _init_linear(layer: nn.Linear, gen: torch.Generator) -> None:
@@ -111,14 +129,14 @@ class LinearProbe(_Base):
         self.callbacks = callbacks
         self.progress = progress
 
-    def _features(self) -> torch.Tensor:
+    def _features(self):
+        """The dataset's frozen features: an in-memory matrix, or a feature store streamed in blocks."""
         if not hasattr(self, "features_"):
             if self.backbone == "small_cnn":
                 raise param_error("LinearProbe", "backbone", "a pretrained backbone", "small_cnn",
                                   "A random small CNN gives useless frozen features; use FineTune for it.")
-            feats = cached_features(self.dataset, backbone=self.backbone, input_size=self.input_size,
-                                    device=self.device, progress=self.progress)
-            self.features_ = torch.from_numpy(feats)
+            self.features_ = self.dataset.feature_source(backbone=self.backbone, input_size=self.input_size,
+                                                         device=self.device, progress=self.progress)
         return self.features_
 
     def _new_head(self, dim: int, gen: torch.Generator) -> nn.Module:
@@ -144,7 +162,7 @@ class LinearProbe(_Base):
         if not (self.warm_start and hasattr(self, "model_")):
             self.model_ = self._new_head(feats.shape[1], gen)
         model = self.model_.to(self.device_).train()
-        x_all = feats[torch.from_numpy(ids)].to(self.device_)
+        x_all = torch.from_numpy(feats.take(ids)).to(self.device_)
         y_all = torch.from_numpy(labels).to(self.device_)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.loss_history_ = []
@@ -166,21 +184,56 @@ class LinearProbe(_Base):
 
     @torch.inference_mode()
     def predict_proba(self, ids) -> np.ndarray:
-        """Softmax over every class for the items ``ids``; shape (len(ids), n_classes)."""
+        """Softmax over every class for the items ``ids``; shape (len(ids), n_classes).
+
+        Streams the features in blocks: a pool of a million items never holds its n x d
+        feature matrix, only the n x n_classes result.
+        """
         self._check_fitted()
-        out = []
-        for x in torch.split(self._features()[torch.as_tensor(np.asarray(ids, dtype=np.int64))], 65536):
-            out.append(torch.softmax(self.model_(x.to(self.device_)).double(), dim=1).cpu().numpy())
-        return np.concatenate(out) if out else np.empty((0, self.n_classes))
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), self.n_classes))
+        for pos, x in self._features().iter_blocks(ids):
+            out[pos] = self._proba_of_features(x)
+        return out
+
+    @torch.inference_mode()
+    def _proba_of_features(self, x: np.ndarray) -> np.ndarray:
+        return torch.softmax(self.model_(torch.from_numpy(x).to(self.device_)).double(), dim=1).cpu().numpy()
 
     @torch.inference_mode()
     def embed(self, ids) -> np.ndarray:
         """Penultimate features of ``ids``: the backbone's, or the hidden layer's when ``hidden > 0``."""
-        x = self._features()[torch.as_tensor(np.asarray(ids, dtype=np.int64))]
+        x = torch.from_numpy(self._features().take(ids))
         if self.hidden:
             self._check_fitted()
             x = self.model_[1](self.model_[0](x.to(self.device_))).cpu()
         return x.numpy()
+
+    @torch.inference_mode()
+    def predict_proba_images(self, images: np.ndarray) -> np.ndarray:
+        """Softmax for new images (NHWC uint8) that are in no dataset: backbone, then the head."""
+        self._check_fitted()
+        if not hasattr(self, "backbone_model_"):
+            self.backbone_model_ = build_model(self.backbone, self.n_classes, input_size=self.input_size)
+        feats = embed_images(self.backbone_model_, images, device=self.device_, progress=False)
+        # Through float16 like every stored feature: the same file gets the same probabilities.
+        return self._proba_of_features(feats.astype(np.float16).astype(np.float32))
+
+    def save(self, path) -> None:
+        """Write the trained head (and its settings) to ``path``, atomically."""
+        self._check_fitted()
+        _save_state(path, {"kind": "linear", "backbone": self.backbone, "input_size": self.input_size,
+                           "hidden": self.hidden, "n_classes": self.n_classes, "dim": self._features().shape[1],
+                           "state": self.model_.state_dict()})
+
+    def load(self, path):
+        """Restore a head written by :meth:`save`; returns ``self``."""
+        saved = _load_state(path, self, kind="linear")
+        self.model_ = self._new_head(saved["dim"], torch.Generator().manual_seed(0))
+        self.model_.load_state_dict(saved["state"])
+        self.device_ = choose_device(self.device)
+        self.model_.to(self.device_).eval()
+        return self
 
 
 class FineTune(_Base):
@@ -239,7 +292,8 @@ class FineTune(_Base):
         if cuda:
             model = model.to(memory_format=torch.channels_last)
         model.train()
-        images = torch.from_numpy(self.dataset.images)
+        # The training set is small next to the pool: decode it once per fit (files) or view it (arrays).
+        images = torch.from_numpy(self.dataset.load_images(ids, self.dataset.image_size))
         y_all = torch.from_numpy(labels)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         scaler = torch.amp.GradScaler("cuda", enabled=cuda)
@@ -251,7 +305,7 @@ class FineTune(_Base):
             total = 0.0
             for start in range(0, len(ids), self.batch_size):
                 b = order[start:start + self.batch_size]
-                x = self._random_crop(images[torch.from_numpy(ids)[b]], gen).to(dev, non_blocking=True)
+                x = self._random_crop(images[b], gen).to(dev, non_blocking=True)
                 x = model.preprocess(x)
                 if cuda:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -272,15 +326,44 @@ class FineTune(_Base):
         return self
 
     @torch.inference_mode()
-    def _forward(self, ids, what: str) -> np.ndarray:
+    def _forward(self, ids, what: str, block: int = 4096) -> np.ndarray:
         self._check_fitted()
         ids = np.asarray(ids, dtype=np.int64)
-        feats = embed_images(self.model_, self.dataset.images[ids], device=self.device_, progress=False)
+        out = np.empty((len(ids), self.model_.feature_dim if what == "embed" else self.n_classes))
+        # Blocks of decoded images: a pool on disk is never decoded all at once.
+        for start in range(0, len(ids), block):
+            images = self.dataset.load_images(ids[start:start + block], self.dataset.image_size)
+            out[start:start + len(images)] = self._forward_images(images, what)
+        return out.astype(np.float32) if what == "embed" else out
+
+    @torch.inference_mode()
+    def _forward_images(self, images: np.ndarray, what: str) -> np.ndarray:
+        feats = embed_images(self.model_, images, device=self.device_, progress=False)
         if what == "embed":
             return feats
         head = self.model_.head
         logits = head(torch.from_numpy(feats).to(self.device_).to(head.weight.dtype)).double()
         return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def predict_proba_images(self, images: np.ndarray) -> np.ndarray:
+        """Softmax for new images (NHWC uint8) that are in no dataset."""
+        self._check_fitted()
+        return self._forward_images(images, "proba")
+
+    def save(self, path) -> None:
+        """Write the trained network to ``path``, atomically."""
+        self._check_fitted()
+        _save_state(path, {"kind": "finetune", "backbone": self.backbone, "input_size": self.input_size,
+                           "n_classes": self.n_classes, "state": self.model_.state_dict()})
+
+    def load(self, path):
+        """Restore a network written by :meth:`save`; returns ``self``."""
+        saved = _load_state(path, self, kind="finetune")
+        self.model_ = build_model(self.backbone, self.n_classes, weights=None, input_size=self.input_size)
+        self.model_.load_state_dict(saved["state"])
+        self.device_ = choose_device(self.device)
+        self.model_.to(self.device_).eval()
+        return self
 
     def predict_proba(self, ids) -> np.ndarray:
         """Softmax over every class for the items ``ids``; shape (len(ids), n_classes)."""

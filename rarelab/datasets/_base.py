@@ -77,6 +77,26 @@ class ArrayDataset(torch.utils.data.Dataset):
             target = self.target_transform(target)
         return img, target
 
+    def load_images(self, ids, size: int | None = None) -> np.ndarray:
+        """The items ``ids`` as uint8 (n, h, w, 3), resized to ``size`` squares when given."""
+        images = self.images[np.asarray(ids, dtype=np.int64)]
+        if size is None or images.shape[1:3] == (size, size):
+            return images
+        return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images]
+                        ) if len(images) else np.empty((0, size, size, 3), np.uint8)
+
+    def feature_source(self, *, backbone: str, input_size: int | None = None, device=None, progress: bool = True):
+        """Frozen backbone features of every item (computed once, cached on disk)."""
+        from ..feature_store import ArrayFeatures
+        from ..features import cached_features
+
+        return ArrayFeatures(cached_features(self, backbone=backbone, input_size=input_size, device=device,
+                                             progress=progress))
+
+    @property
+    def has_targets(self) -> bool:
+        return True
+
     @property
     def image_size(self) -> int:
         return int(self.images.shape[1])

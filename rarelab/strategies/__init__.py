@@ -47,6 +47,7 @@ _FACTORIES = {
     "max-score": MaxScore,
     "weighted-entropy": WeightedEntropy,
     "taast": TAAST,
+    "taast-clip": lambda: TAAST(embeddings="clip"),
     "protonet": ProtoNet,
 }
 STRATEGIES = tuple(_FACTORIES)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .._validation import check_random_state, derive_seed
+from .._validation import DataUnavailableError, check_random_state, derive_seed, param_error
 from ._base import Candidates, PoolContext, Strategy
 from ._geometry import normalize_rows
 from ._scores import entropy_scores
@@ -38,7 +38,7 @@ def clip_embeddings(dataset, ids, *, model: str = "ViT-B-32", pretrained: str = 
     out = []
     with torch.no_grad():
         for a in range(0, len(ids), batch_size):
-            x = torch.stack([preprocess(Image.fromarray(dataset.images[i])) for i in ids[a:a + batch_size]])
+            x = torch.stack([preprocess(Image.fromarray(im)) for im in dataset.load_images(ids[a:a + batch_size])])
             out.append(net.encode_image(x).float().numpy())
     return np.concatenate(out)
 
@@ -54,15 +54,18 @@ class TAAST(Strategy):
         Eq. 8 filter (the paper's 20 %); widened to the budget when it holds fewer items.
     confidence : float
         Pseudo-label threshold tau (the paper's 0.8).
-    embeddings : {"clip", "backbone"}
-        ``"clip"`` tries open_clip's pretrained weights and falls back to the learner's
-        features when they cannot load; the candidates' ``info`` says which was used.
+    embeddings : {"backbone", "clip"}
+        What k-means clusters: the learner's features (default; strategy ``taast``) or
+        open_clip's CLIP ViT-B-32 (the paper's choice; strategy ``taast-clip``), which
+        raises a clear error where its weights cannot load, never falls back.
     """
 
     name = "taast"
 
     def __init__(self, *, beta: float = 1.0, top_fraction: float = 0.2, confidence: float = 0.8,
-                 embeddings: str = "clip"):
+                 embeddings: str = "backbone"):
+        if embeddings not in ("clip", "backbone"):
+            raise param_error("TAAST", "embeddings", "'clip' or 'backbone'", embeddings)
         self.beta = beta
         self.top_fraction = top_fraction
         self.confidence = confidence
@@ -73,12 +76,14 @@ class TAAST(Strategy):
 
     def _embed(self, ctx: PoolContext, positions) -> tuple[np.ndarray, str]:
         if self.embeddings == "clip":
+            # No silent fallback: the same seed must give the same candidates on every install.
             try:
-                ds = ctx.extras["dataset"]
-                return clip_embeddings(ds, ctx.pool_ids[positions]), "CLIP ViT-B-32 (open_clip)"
-            except Exception as exc:  # noqa: BLE001 - offline or not installed: say so, use the backbone
-                reason = f"{type(exc).__name__}: {str(exc)[:80]}"
-                return ctx.pool_embeddings[positions], f"backbone features (CLIP unavailable: {reason})"
+                return clip_embeddings(ctx.extras["dataset"], ctx.pool_ids[positions]), "CLIP ViT-B-32 (open_clip)"
+            except (ImportError, OSError, RuntimeError, ValueError) as exc:
+                raise DataUnavailableError(
+                    f"TAAST(embeddings='clip') could not load CLIP ({type(exc).__name__}: {str(exc)[:120]}). "
+                    "Install `rarelab[clip]` where open_clip can download its weights, or use "
+                    "embeddings='backbone' (strategy 'taast').") from exc
         return ctx.pool_embeddings[positions], "backbone features"
 
     def select(self, ctx: PoolContext, budget: int, *, random_state=None) -> Candidates:
