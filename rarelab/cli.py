@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._validation import RarelabError
+from ._validation import RarelabError, check_int
 from .datasets import DATASETS, load_dataset
 from .metrics import read_metrics, write_text_atomic
 from .models import BACKBONES
@@ -102,7 +103,149 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("datasets", help="list the datasets and where they come from",
                    description="List the datasets rarelab can load.")
+    _add_search_parser(sub)
+    pr = sub.add_parser("predict", help="apply a run's trained model to image files",
+                        description="Classify image files with the model saved in a search's run directory; "
+                        "prints CSV: path, predicted class, its probability, and each rare class's probability.")
+    pr.add_argument("run_dir")
+    pr.add_argument("files", nargs="+", help="image files (or folders, read recursively)")
+    pr.add_argument("--out", help="write the CSV here instead of standard output")
     return p
+
+
+_SEARCH_EPILOG = """the workflow:
+  rarelab search init runs/signs --labeled seed/ --pool dashcam/ --rare stop --rare-example stop=stop.png
+  rarelab search propose runs/signs --per-class 50    # writes candidates.csv and candidates.html
+  rarelab search label runs/signs --csv answers.csv   # columns path (or item_id), label (a class or 'not')
+  rarelab search commit runs/signs                    # labels join training; next round
+  rarelab search status runs/signs
+  rarelab search export runs/signs --csv labels.csv
+"""
+
+
+def _add_search_parser(sub) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    se = sub.add_parser("search", help="search your own unlabeled images (init, propose, label, commit, ...)",
+                        description="Find rare classes in your own unlabeled image pool: a labeled seed set, "
+                        "a folder of unlabeled files, and your answers.", epilog=_SEARCH_EPILOG, formatter_class=fmt)
+    ss = se.add_subparsers(dest="search_command", required=True, metavar="STEP")
+    ini = ss.add_parser("init", help="create a search and extract features (resumable)", epilog=_SEARCH_EPILOG,
+                        formatter_class=fmt, description="Register the labeled seed set and the unlabeled pool, "
+                        "and extract every file's features into the feature store. Run it again after a kill to "
+                        "continue; unreadable files are listed in RUN/failed_files.csv.")
+    ini.add_argument("run_dir")
+    ini.add_argument("--labeled", help="labeled seed set: a folder of class folders, or a CSV/Parquet with path,label")
+    ini.add_argument("--pool", required=True, action="append",
+                     help="unlabeled images: a folder (read recursively), a .txt file list or a CSV/Parquet "
+                          "manifest with a path column; repeat for several")
+    ini.add_argument("--rare", required=True, help="rare class names, comma-separated (names, never ids)")
+    ini.add_argument("--rare-example", action="append", default=[], metavar="[NAME=]FILE",
+                     help="an example or clean template of a rare class with no folder in --labeled; repeatable")
+    ini.add_argument("--val", help="labeled validation set (folder or manifest): rare-class F1 is reported with it")
+    ini.add_argument("--strategy", default="rare-softmax", choices=sorted(STRATEGIES), help="default: %(default)s")
+    ini.add_argument("--per-class", type=int, default=50, help="candidates per rare class and round (default: 50)")
+    ini.add_argument("--learner", choices=["linear", "finetune"], default="linear", help="default: %(default)s")
+    ini.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0", help="default: %(default)s")
+    ini.add_argument("--input-size", type=int, default=None, help="backbone input side (default: 96 Lite0)")
+    ini.add_argument("--image-size", type=int, default=128, help="side of thumbnails and fine-tuning inputs")
+    ini.add_argument("--epochs", type=int, default=20)
+    ini.add_argument("--seed", type=int, default=0)
+    ini.add_argument("--engine", choices=["local", "ray"], default="local",
+                     help="local: DataLoader workers; ray: Ray Data over a cluster (pip install 'rarelab[ray]')")
+    ini.add_argument("--ray-address", help="join a Ray cluster: 'auto' on a cluster node, or ray://HEAD:10001")
+    ini.add_argument("--workers", type=int, default=None, help="decoding workers / Ray actors (default: CPUs, max 8)")
+    ini.add_argument("--feature-store", help="feature store folder (default: $RARELAB_CACHE_DIR/feature-store); "
+                                              "on a cluster, a shared folder")
+    ini.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
+    for name, text in [("propose", "train if needed, score the pool, write candidates.csv and candidates.html"),
+                       ("commit", "move this round's labels into training; next round"),
+                       ("status", "where the search stands"),
+                       ("scan", "add files that appeared in the pool since; only they are extracted")]:
+        sp = ss.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        sp.add_argument("run_dir")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        if name == "propose":
+            sp.add_argument("--per-class", type=int, default=None, help="candidates per rare class (default: init's)")
+    lab = ss.add_parser("label", help="import your answers from a CSV (each stored at once)",
+                        description="Import labels from a CSV with columns 'path' (or 'item_id') and 'label' "
+                        "(a class name, or 'not' for an item of no rare class). Every row is checked first: "
+                        "a file with a bad row stores nothing.")
+    lab.add_argument("run_dir")
+    lab.add_argument("--csv", required=True)
+    exp = ss.add_parser("export", help="write every label given so far as CSV")
+    exp.add_argument("run_dir")
+    exp.add_argument("--csv", required=True)
+
+
+def _cmd_search(a) -> int:
+    from . import search as S
+
+    if a.search_command == "init":
+        settings = dict(strategy=a.strategy, per_class=a.per_class, learner=a.learner, backbone=a.backbone,
+                        input_size=a.input_size, image_size=a.image_size, epochs=a.epochs, seed=a.seed,
+                        engine=a.engine, num_workers=a.workers, ray_address=a.ray_address,
+                        feature_store=a.feature_store, device=a.device)
+        search = S.init_search(a.run_dir, labeled=a.labeled, pool=a.pool, rare=a.rare,
+                               rare_examples=a.rare_example, val=a.val, **settings)
+        print(S.status(search))
+        return 0
+    quiet = getattr(a, "quiet", False)
+    search = S.scan_pool(a.run_dir, progress=not quiet) if a.search_command == "scan" else \
+        S.open_search(a.run_dir, progress=not quiet)
+    if a.search_command == "propose":
+        if a.per_class is not None:
+            search.per_class = check_int("search propose", "per_class", a.per_class, low=1)
+        if search.phase_ == "label":
+            print(f"Round {search.round_} was proposed already: label its candidates, then commit.")
+        else:
+            if search.phase_ == "train":
+                search.train()
+            search.propose()
+        csv_path, html_path = S.write_candidates(search)
+        print(f"{len(search.candidates_)} candidates in round {search.round_}: {csv_path} and {html_path}")
+    elif a.search_command == "label":
+        n = S.label_from_csv(search, a.csv)
+        print(f"Stored {n} labels ({len(search.pending_labels_)} waiting for commit in round {search.round_}).")
+    elif a.search_command == "commit":
+        n = len(search.pending_labels_)
+        search.commit()
+        rec = search.history_[-1]
+        print(f"Committed {n} labels of round {rec['round']}: {rec['hits']} in rare classes. "
+              f"Now round {search.round_}.")
+    elif a.search_command == "export":
+        print(f"Wrote {search.export_labels(a.csv)}")
+    else:
+        print(S.status(search))
+    search.store.close()
+    return 0
+
+
+def _cmd_predict(a) -> int:
+    import csv
+
+    from .images import list_images
+    from .search import open_search, predict_files
+
+    search = open_search(a.run_dir, progress=False)
+    files = []
+    for f in a.files:
+        files += list_images(f) if Path(f).is_dir() else [f]
+    paths, proba, failed = predict_files(search, files)
+    names = search.dataset.classes
+    rare = list(search.rare_classes)
+    out = open(a.out, "w", newline="") if a.out else sys.stdout
+    try:
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["path", "predicted", "probability", *[f"p_{names[c]}" for c in rare]])
+        for p, row in zip(paths, proba):
+            k = int(np.argmax(row))
+            w.writerow([p, names[k], f"{row[k]:.4g}", *[f"{row[c]:.3e}" for c in rare]])
+    finally:
+        if a.out:
+            out.close()
+    for p, err in failed:
+        print(f"rarelab: skipped unreadable {p}: {err}", file=sys.stderr)
+    return 0
 
 
 def _config_from_args(a, strategy: str, seed: int):
@@ -154,9 +297,10 @@ def _collect(out: Path) -> list[dict]:
     """Merge the runs' metrics into OUT/metrics.csv and rebuild OUT/report.html."""
     from .experiment import open_run
 
-    run_dirs = sorted((out / "runs").glob("*/seed*"))
+    # A run interrupted before its first round has no metrics yet: nothing to report for it.
+    run_dirs = sorted(d for d in (out / "runs").glob("*/seed*") if (d / "metrics.csv").is_file())
     if not run_dirs:
-        raise RarelabError(f"No runs under {str(out / 'runs')!r}: run `rarelab run --out {out}` first.")
+        raise RarelabError(f"No finished rounds under {str(out / 'runs')!r}: run `rarelab run --out {out}` first.")
     rows, galleries, max_n_rare, notes = [], [], None, ""
     csv_parts = []
     for d in run_dirs:
@@ -183,10 +327,10 @@ def _collect(out: Path) -> list[dict]:
             top = [(i, s) for i, t, s, _ in cand if t == c][:30]
             ids = np.array([i for i, _ in top], dtype=np.int64)
             ref_id = search.split.synthetic.get(c, next((i for i in search.split.train if ds.targets[i] == c), None))
-            galleries.append(gallery_html(ds.images[ids], [s for _, s in top], ds.targets[ids] == c,
+            galleries.append(gallery_html(ds.load_images(ids), [s for _, s in top], ds.targets[ids] == c,
                                           title=f"{ds.classes[c]}: top {len(top)} of the pool in round 0 "
                                                 f"({int(np.sum(ds.targets[ids] == c))} are this class)",
-                                          reference=ds.images[ref_id] if ref_id is not None else None))
+                                          reference=ds.load_images([ref_id])[0] if ref_id is not None else None))
         notes = (f"Dataset {ds.name}; {len(rare)} rare classes; device {search.history_[0].get('device', '?')}; "
                  f"config of the first run: {html.escape(json.dumps(cfg))}")
         search.store.close()
@@ -251,10 +395,20 @@ def main(argv=None) -> int:
             rows = _collect(Path(a.out))
             print(format_table(summary_table(rows)))
             return 0
+        if a.command == "search":
+            return _cmd_search(a)
+        if a.command == "predict":
+            return _cmd_predict(a)
         return _cmd_datasets(a)
-    except RarelabError as exc:
-        print(f"rarelab: error: {exc}", file=sys.stderr)
+    except (RarelabError, OSError, json.JSONDecodeError, sqlite3.Error) as exc:
+        # Everything a user can cause (bad input, a missing or unreadable file, a locked
+        # store) is one line and exit code 2, never a traceback.
+        print(f"rarelab: error: {type(exc).__name__ + ': ' if not isinstance(exc, RarelabError) else ''}{exc}",
+              file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rarelab: interrupted; every committed label and feature chunk is kept.", file=sys.stderr)
+        return 130
 
 
 

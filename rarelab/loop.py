@@ -352,9 +352,9 @@ class ActiveSearch:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["item_id", "path", "label", "class_name", "round", "source", "timestamp", "committed"])
-        for item, label, rnd, source, ts, committed, path in self.store.label_rows():
+        for item, label, rnd, source, ts, committed, file in self.store.label_rows():
             name = "not rare" if label == NOT_RARE else self.dataset.classes[label]
-            w.writerow([item, path or "", label, name, rnd, source, f"{ts:.3f}", committed])
+            w.writerow([item, file or "", label, name, rnd, source, f"{ts:.3f}", committed])
         path = Path(path)
         write_text_atomic(path, buf.getvalue())
         return path

@@ -488,6 +488,9 @@ def predict_files(search: ActiveSearch, files) -> tuple[list[str], np.ndarray, l
     from .models import DEFAULT_INPUT_SIZE
 
     learner = search.learner
+    model = None if search.run_dir is None else search.run_dir / "model.pt"
+    if not hasattr(learner, "model_") and model is not None and model.exists():
+        learner.load(model)  # the last trained round's model (a committed round retrains only on demand)
     if not hasattr(learner, "model_"):
         raise InvalidParameterError(f"The run in {str(search.run_dir)!r} has no trained model yet: run "
                                     "`rarelab search propose` (or search.train()) first.")

@@ -58,9 +58,11 @@ class TestDatasetTemplate:
         img, target = ds[0]
         assert isinstance(img, Image.Image) and img.mode == "RGB"
         assert isinstance(target, int) and target == ds.targets[0]
-        assert len(ds) == len(ds.targets) == len(ds.images)
+        assert len(ds) == len(ds.targets)
         assert ds.class_to_idx[ds.classes[target]] == target
-        assert ds.images.dtype == np.uint8 and ds.images.shape[-1] == 3
+        first = ds.load_images([0, len(ds) - 1])
+        assert first.dtype == np.uint8 and first.shape[0] == 2 and first.shape[-1] == 3
+        assert ds.load_images([0], 40).shape == (1, 40, 40, 3)
 
     def test_repr_is_informative(self, name, tmp_path):
         text = repr(LOADERS[name](tmp_path))
@@ -69,7 +71,7 @@ class TestDatasetTemplate:
     def test_transform_is_applied(self, name, tmp_path):
         ds = LOADERS[name](tmp_path)
         ds.transform = lambda im: np.asarray(im).shape
-        assert ds[0][0] == ds.images[0].shape
+        assert ds[0][0] == ds.load_images([0])[0].shape
 
 
 def test_synth_signs_is_deterministic_and_zipf_like():
@@ -122,11 +124,15 @@ def test_gtsrb_errors_say_what_to_do(tmp_path):
         gtsrb(tmp_path / "bad.npz", split="validation")
 
 
-def test_unreadable_image_file_is_named(tmp_path):
+def test_image_folder_stays_on_disk_and_names_unreadable_files(tmp_path):
     root = _fake_image_folder(tmp_path / "imgs")
     (root / "cats" / "broken.png").write_bytes(b"not a png")
+    ds = image_folder(root, image_size=24, progress=False)  # lists files, decodes nothing
+    assert not hasattr(ds, "images") and len(ds.paths) == 6
+    broken = next(i for i, p in enumerate(ds.paths) if p.endswith("broken.png"))
     with pytest.raises(DataUnavailableError, match="broken.png"):
-        image_folder(root, progress=False)
+        ds[broken]
+    assert ds.load_images([broken]).shape == (1, 24, 24, 3)  # a gallery shows a grey tile, not a crash
 
 
 def test_image_folder_errors(tmp_path):

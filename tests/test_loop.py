@@ -128,7 +128,9 @@ def test_rare_class_without_pool_items_is_refused(tiny_signs, tmp_path):
     rare = int(np.argmin(tiny_signs.class_counts()))
     ids = np.flatnonzero(y == rare)
     others = np.flatnonzero(y != rare)
-    split = Split(train=np.sort(np.r_[ids[:1], others[:100]]), val=ids[1:], pool=others[100:200], rare_classes=(rare,))
+    train = np.sort(np.r_[ids[:1], others[:100]])
+    split = Split(train=train, val=ids[1:], pool=others[100:200], rare_classes=(rare,), train_labels=y[train],
+                  val_labels=y[ids[1:]])
     with pytest.raises(InvalidParameterError, match="no pool items"):
         ActiveSearch(dataset=tiny_signs, split=split, learner=LinearProbe(dataset=tiny_signs), strategy=RareSoftmax(),
                      per_class=2, oracle=SimulatedOracle(y))

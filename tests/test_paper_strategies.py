@@ -231,7 +231,24 @@ def real_ctx(tiny_signs):
 
 
 def _strategy(name):
+    if name == "taast-clip":
+        pytest.importorskip("open_clip", reason="taast-clip needs the clip extra and its weights")
     return get_strategy(name, budget=1000) if name in NEEDS_BUDGET else get_strategy(name)
+
+
+def test_taast_clip_never_falls_back_silently(real_ctx, monkeypatch):
+    from rarelab._validation import DataUnavailableError
+    from rarelab.strategies import _taast
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(_taast, "clip_embeddings", offline)
+    _, make = real_ctx
+    with pytest.raises(DataUnavailableError, match="embeddings='backbone'"):
+        get_strategy("taast-clip").query(make(), per_class=2, random_state=0)
+    cand = get_strategy("taast").query(make(), per_class=2, random_state=0)
+    assert cand.info["embeddings"] == "backbone features"
 
 
 @pytest.mark.parametrize("name", STRATEGIES)

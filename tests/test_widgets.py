@@ -22,15 +22,45 @@ def _msg(gallery, **content):
 
 def test_gallery_traits_mirror_the_candidates(proposed):
     g = CandidateGallery(proposed, k=200)
-    h, w = proposed.dataset.images.shape[1:3]
+    h = w = 96  # display resolution, whatever the stored size
     assert g.thumb_shape == [h, w]
     assert len(g.pixels) == len(g.items) * h * w * 3  # one buffer for every thumbnail
     ps = [it["p"] for it in g.items]
     assert ps == sorted(ps, reverse=True) and all(0 < p < 1 for p in ps)
     first = g.items[0]["id"]
     assert np.array_equal(np.frombuffer(g.pixels, np.uint8)[: h * w * 3].reshape(h, w, 3),
-                          proposed.dataset.images[first])
+                          proposed.dataset.load_images([first], 96)[0])
     assert len(g.reference) == h * w * 3 and g.reference_caption == "training sample"
+
+
+def test_gallery_sends_a_larger_preview_of_the_focused_item(proposed, monkeypatch):
+    g = CandidateGallery(proposed, preview_size=200)
+    sent = []
+    monkeypatch.setattr(g, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    first = g.items[0]["id"]
+    _msg(g, type="preview", id=first)
+    (content, buffers), = sent
+    assert content == {"type": "preview", "id": first, "shape": [200, 200]}
+    assert len(buffers) == 1 and len(buffers[0]) == 200 * 200 * 3
+    with pytest.raises(InvalidParameterError, match="thumb_size"):
+        CandidateGallery(proposed, thumb_size=32)
+
+
+def test_gallery_says_when_a_label_could_not_be_stored(proposed, monkeypatch):
+    import sqlite3
+
+    g = CandidateGallery(proposed)
+    item = g.items[0]["id"]
+
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(proposed.store, "add", locked)
+    acks = []
+    monkeypatch.setattr(g, "send", lambda content, buffers=None: acks.append(content))
+    _msg(g, type="label", ids=[item], label=g.rare_class, t0=1.0)
+    assert g.status.startswith("error:") and "not stored" in g.status and "locked" in g.status
+    assert str(item) not in g.labels and acks and acks[-1]["type"] == "ack"
 
 
 def test_gallery_labels_go_to_the_store_at_once(proposed, tmp_path):

@@ -63,7 +63,7 @@ def test_keyboard_labels_and_keys_stay_in_the_widget(page):
     for key in ("y", "ArrowRight", "n", "1", "u", "Enter"):
         page.keyboard.press(key)
     sent = page.evaluate("window.model.sent")
-    kinds = [(m["type"], m.get("ids"), m.get("label")) for m in sent]
+    kinds = [(m["type"], m.get("ids"), m.get("label")) for m in sent if m["type"] != "preview"]
     # y labels item 0 and moves on; ArrowRight skips to 2; n, then 1 (shortcut class 3) move on; u undoes 4
     assert kinds == [("label", [1000], 7), ("label", [1002], -1), ("label", [1003], 3), ("unlabel", [1004], None),
                      ("commit", None, None)]
@@ -92,3 +92,18 @@ def test_cleanup_detaches_listeners(page):
     page.evaluate("window.cleanup()")
     handlers = page.evaluate("Object.values(window.model.handlers).reduce((n, l) => n + l.length, 0)")
     assert handlers == 0
+
+
+def test_focus_requests_a_larger_preview_and_paints_the_reply(page):
+    _mount(page, n=6)
+    page.locator(".rarelab-gallery").focus()
+    page.keyboard.press("ArrowRight")
+    asked = [m["id"] for m in page.evaluate("window.model.sent") if m["type"] == "preview"]
+    assert asked == [1000, 1001]  # the first focus on mount, then the move
+    # Python's reply: one binary buffer of 256 x 256 RGB for the focused item
+    page.evaluate("""() => {
+        const px = new Uint8Array(256 * 256 * 3).fill(200);
+        window.model.emit('msg:custom', {type: 'preview', id: 1001, shape: [256, 256]}, [new DataView(px.buffer)]);
+    }""")
+    assert page.locator(".rarelab-gallery").get_attribute("data-preview-id") == "1001"
+    assert page.locator(".rl-preview canvas").evaluate("c => [c.width, c.height]") == [256, 256]

@@ -51,8 +51,18 @@ function render({ model, el }) {
   grid.className = "rl-grid";
   const help = document.createElement("div");
   help.className = "rl-help";
-  root.append(header, grid, status, help);
+  // The focused item, larger: requested from Python when the focus moves (one image per message).
+  const previewBox = document.createElement("figure");
+  previewBox.className = "rl-preview";
+  const preview = document.createElement("canvas");
+  const previewCaption = document.createElement("figcaption");
+  previewBox.append(preview, previewCaption);
+  const body = document.createElement("div");
+  body.className = "rl-body";
+  body.append(grid, previewBox);
+  root.append(header, body, status, help);
   el.appendChild(root);
+  let previewFor = null;
 
   let focus = 0;
   let cells = [];
@@ -84,10 +94,20 @@ function render({ model, el }) {
     const nRare = labs.filter((l) => l === rare).length;
     const nDone = labs.filter((l) => l !== null).length;
     header.textContent = `${model.get("title")} — ${nDone}/${items().length} labeled, ${nRare} rare`;
+    requestPreview();
+  }
+
+  function requestPreview() {
+    const it = items()[focus];
+    if (!it || it.id === previewFor) return;
+    previewFor = it.id;
+    previewCaption.textContent = `#${it.rank} · P = ${formatProbability(it.p)} · item ${it.id}`;
+    model.send({ type: "preview", id: it.id });
   }
 
   function build() {
     grid.replaceChildren();
+    previewFor = null;
     const [h, w] = model.get("thumb_shape");
     const rgb = bytesOf(model.get("pixels"));
     const ref = bytesOf(model.get("reference"));
@@ -188,6 +208,18 @@ function render({ model, el }) {
     status.textContent = model.get("status");
     status.classList.toggle("rl-error", model.get("status").startsWith("error"));
   };
+  const onMessage = (msg, buffers) => {
+    if (msg && msg.type === "preview") {
+      if (msg.id !== previewFor || !buffers || !buffers.length) return;  // the focus moved on meanwhile
+      const [h, w] = msg.shape;
+      preview.width = w;
+      preview.height = h;
+      drawRGB(preview, bytesOf(buffers[0]), 0, h, w);
+      root.dataset.previewId = String(msg.id);
+      return;
+    }
+    onAck(msg);
+  };
   const onAck = (msg) => {
     // Python acknowledges each stored label; the round trip is the keypress-to-store latency.
     if (msg && msg.type === "ack" && typeof msg.t0 === "number") {
@@ -201,7 +233,7 @@ function render({ model, el }) {
     ["change:items", build],
     ["change:pixels", build],
     ["change:status", onStatus],
-    ["msg:custom", onAck],
+    ["msg:custom", onMessage],
   ];
   root.addEventListener("keydown", onKey);
   root.addEventListener("keyup", stopKeyup);

@@ -96,7 +96,10 @@ class FileDataset(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        img = Image.fromarray(decode_image(self.paths[index], self.image_size))
+        try:
+            img = Image.fromarray(decode_image(self.paths[index], self.image_size))
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise DataUnavailableError(f"Cannot decode {self.paths[index]!r}: {exc}") from exc
         target = None if self._targets is None else int(self._targets[index])
         if self.transform is not None:
             img = self.transform(img)
@@ -151,7 +154,7 @@ class FileDataset(torch.utils.data.Dataset):
         return {int(i): errors.get(self.keys[i].path, "not extracted") for i in bad}
 
     def __repr__(self) -> str:
-        lines = [f"Dataset {type(self).__name__}({self.name})", f"    Number of files: {len(self)}",
+        lines = [f"Dataset {type(self).__name__}({self.name})", f"    Number of datapoints: {len(self)} (files, decoded on demand at {self.image_size}px)",
                  f"    Classes: {len(self.classes)}",
                  f"    Ground truth: {'every item' if self.has_targets else 'none (labels come from people)'}"]
         return "\n".join(lines)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import anywidget
 import numpy as np
 import traitlets
 
-from .._validation import RarelabError, param_error
+from .._validation import RarelabError, check_int, param_error
 from ..labels import NOT_RARE
 from ._assets import asset
 
@@ -27,6 +29,9 @@ class CandidateGallery(anywidget.AnyWidget):
         Show at most this many candidates (best first).
     shortcuts : dict of str to int, optional
         Digit keys that assign other classes, e.g. ``{"1": 14}``.
+    thumb_size, preview_size : int
+        Sides of the thumbnails (all in one binary message per page) and of the focused
+        item's larger preview (sent when the focus moves), decoded from the original files.
     """
 
     _esm = asset("gallery.js")
@@ -44,10 +49,13 @@ class CandidateGallery(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, search, *, rare_class: int | None = None, k: int = 100, shortcuts=None, **kwargs):
+    def __init__(self, search, *, rare_class: int | None = None, k: int = 100, shortcuts=None,
+                 thumb_size: int = 96, preview_size: int = 256, **kwargs):
         super().__init__(**kwargs)
         self.search = search
         self.k = k
+        self.thumb_size = check_int("CandidateGallery", "thumb_size", thumb_size, low=96, high=512)
+        self.preview_size = check_int("CandidateGallery", "preview_size", preview_size, low=96, high=1024)
         rare = search.rare_classes
         rare_class = rare[0] if rare_class is None else rare_class
         if rare_class not in rare:
@@ -83,13 +91,14 @@ class CandidateGallery(anywidget.AnyWidget):
         """Reload candidates and labels from the search (after propose or commit)."""
         s, ds = self.search, self.search.dataset
         ids, p = self.candidate_table()
-        h, w = ds.images.shape[1:3]
-        train = [i for i in s.split.train if ds.targets[i] == self.rare_class]
-        ref_id = s.split.synthetic.get(self.rare_class, train[0] if train else None)
+        side = self.thumb_size
+        train = s.split.train[s.split.train_labels == self.rare_class]
+        ref_id = s.split.synthetic.get(self.rare_class, train[0] if len(train) else None)
         with self.hold_sync():
-            self.thumb_shape = [int(h), int(w)]
-            self.pixels = np.ascontiguousarray(ds.images[ids]).tobytes()
-            self.reference = b"" if ref_id is None else np.ascontiguousarray(ds.images[ref_id]).tobytes()
+            self.thumb_shape = [side, side]
+            # Thumbnails come from the original images at display size, read only for this page.
+            self.pixels = np.ascontiguousarray(ds.load_images(ids, side)).tobytes()
+            self.reference = b"" if ref_id is None else np.ascontiguousarray(ds.load_images([ref_id], side)).tobytes()
             self.reference_caption = "template" if self.rare_class in s.split.synthetic else "training sample"
             self.items = [{"id": int(i), "rank": k + 1, "p": float(q)} for k, (i, q) in enumerate(zip(ids, p))]
             self.title = (f"{ds.classes[self.rare_class]}: round {s.round_}, top {len(ids)} candidates"
@@ -127,12 +136,24 @@ class CandidateGallery(anywidget.AnyWidget):
                 self.status = f"removed {len(content['ids'])} labels"
             elif kind == "commit":
                 self.commit()
+            elif kind == "preview":
+                self.send_preview(int(content["id"]))
+                return  # a picture, not an action: no status, no acknowledgement
             else:
                 raise param_error("CandidateGallery", "message", "a label, unlabel or commit message", kind)
         except (RarelabError, ValueError) as exc:
             # Shown in the widget, in red: a person must see why their action did nothing.
             self.status = f"error: {exc}"
+        except (sqlite3.Error, OSError) as exc:  # database locked, disk full: the label is not in the store
+            self._sync_labels()
+            self.status = f"error: label not stored ({type(exc).__name__}: {exc}); the item stays unlabeled"
         self.send({"type": "ack", "t0": content.get("t0")})
+
+    def send_preview(self, item: int) -> None:
+        """Send the focused item's larger image, as one binary buffer."""
+        side = self.preview_size
+        image = self.search.dataset.load_images([item], side)[0]
+        self.send({"type": "preview", "id": item, "shape": [side, side]}, buffers=[np.ascontiguousarray(image).tobytes()])
 
     def _name(self, label: int) -> str:
         return "not rare" if label == NOT_RARE else self.class_names[label]

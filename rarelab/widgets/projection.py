@@ -20,6 +20,10 @@ class ProjectionView(W.VBox):
     ``uncentered PCA`` is the paper's Fig. 6: the SVD of the rare class's training
     features without centering; the x-axis is the first component. Colour by label or by
     P(rare class); hover shows the thumbnail; a lasso or box selection can be labeled.
+
+    "Label" means what is known: labels people gave (and, in a simulation, what the
+    search's oracle reveals, the only reader of ground truth). A real pool's unlabeled
+    items are shown as such.
     """
 
     def __init__(self, search, *, rare_class: int | None = None, method: str = "uncentered PCA",
@@ -32,9 +36,9 @@ class ProjectionView(W.VBox):
         self.rare_class = rare[0] if rare_class is None else rare_class
         rng = np.random.default_rng(random_state)
         ds = search.dataset
-        # The rare class's own items always stay in; other items are subsampled for speed.
+        # The rare class's known items always stay in; other items are subsampled for speed.
         ids = np.concatenate([search.split.val, search.pool_ids_])
-        keep = ds.targets[ids] == self.rare_class
+        keep = self._known_rare(ids)
         rest = np.flatnonzero(~keep)
         if len(rest) > max_points:
             rest = rng.choice(rest, max_points, replace=False)
@@ -70,10 +74,21 @@ class ProjectionView(W.VBox):
             return pca_2d(feats, random_state=self.random_state)
         return umap_2d(feats, random_state=self.random_state)
 
+    def _known_rare(self, ids) -> np.ndarray:
+        """Which of ``ids`` are known to be the rare class: a person's label, the validation
+        labels, or (simulations only) the oracle's answer."""
+        s = self.search
+        if s.oracle is not None:
+            return np.asarray(s.oracle(ids)) == self.rare_class
+        known = {i: y for i, y in s.store.labels().items()}
+        if s.split.has_val_labels:
+            known.update(zip(s.split.val.tolist(), s.split.val_labels.tolist()))
+        return np.array([known.get(int(i)) == self.rare_class for i in ids], dtype=bool)
+
     def redraw(self):
         ds = self.search.dataset
         coords = self.coordinates()
-        is_rare = ds.targets[self.ids] == self.rare_class
+        is_rare = self._known_rare(self.ids)
         p = self.search.learner.predict_proba(self.ids)[:, self.rare_class]
         fig = projection_figure(coords, is_rare.astype(int), names=["other classes", ds.classes[self.rare_class]],
                                 scores=p if self.colour.value == "P(rare)" else None,
@@ -98,8 +113,9 @@ class ProjectionView(W.VBox):
             return
         item = int(self.ids[self._rows(trace, points.point_inds[:1])[0]])
         ds = self.search.dataset
-        self.thumb.value = png_bytes(ds.images[item])
-        self.hover_text.value = f"item {item}<br>{ds.classes[ds.targets[item]]}"
+        self.thumb.value = png_bytes(ds.load_images([item], 96)[0])
+        rare = bool(self._known_rare([item])[0])
+        self.hover_text.value = f"item {item}<br>{ds.classes[self.rare_class] if rare else 'not known as rare'}"
 
     def _on_select(self, trace, points, _selector):
         picked = set(self.ids[self._rows(trace, points.point_inds)].tolist()) | set(self.selection.tolist())
