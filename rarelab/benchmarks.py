@@ -195,5 +195,14 @@ def bench_strategies(rows):
 
 BENCHES["strategies"] = bench_strategies
 
+
+def _bench_scale(rows):
+    from .bench_scale import bench_scale
+
+    bench_scale(rows)
+
+
+BENCHES["scale"] = _bench_scale
+
 if __name__ == "__main__":
     main()

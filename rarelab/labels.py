@@ -123,6 +123,16 @@ class LabelStore:
             args.append(round)
         return dict(self._db.execute(q + " ORDER BY item_id", args).fetchall())
 
+    def committed_among(self, item_ids) -> np.ndarray:
+        """Which of ``item_ids`` have a committed label (one indexed query, however big the pool)."""
+        ids = [int(i) for i in item_ids]
+        found = []
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[start:start + 900]
+            found += [r[0] for r in self._db.execute(
+                f"SELECT item_id FROM labels WHERE committed=1 AND item_id IN ({','.join('?' * len(part))})", part)]
+        return np.array(sorted(found), dtype=np.int64)
+
     def label_rows(self) -> list[tuple]:
         """Every label as (item_id, label, round, source, timestamp, committed, path)."""
         return self._db.execute("SELECT item_id, label, round, source, ts, committed, path FROM labels "

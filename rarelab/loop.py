@@ -91,6 +91,7 @@ class ActiveSearch:
                               f"{type(learner).__name__}(dataset={getattr(learner.dataset, 'name', '?')!r})",
                               "Pass the dataset you give ActiveSearch to the learner as well.")
         self._check_split()
+        self._pool_sorted = np.sort(np.asarray(split.pool, dtype=np.int64))
         self.store = self._open_store()
         self._restore()
 
@@ -277,7 +278,11 @@ class ActiveSearch:
         if len(labels) and (labels.min() < NOT_RARE or labels.max() >= n_classes):
             raise param_error("ActiveSearch.label", "labels", f"class ids in [0, {n_classes - 1}] or -1 (not rare)",
                               sorted(set(labels[(labels < NOT_RARE) | (labels >= n_classes)].tolist()))[:5])
-        outside = np.setdiff1d(ids, self.pool_ids_)
+        # Membership by binary search, not a set difference over the whole pool: a person
+        # labeling one item at a time in a million-item pool must not wait for it.
+        pos = np.minimum(np.searchsorted(self._pool_sorted, ids), max(0, len(self._pool_sorted) - 1))
+        in_pool = (self._pool_sorted[pos] == ids) if len(self._pool_sorted) else np.zeros(len(ids), bool)
+        outside = np.union1d(ids[~in_pool], self.store.committed_among(ids[in_pool]))
         if len(outside):
             raise param_error("ActiveSearch.label", "ids", "ids of items still in the pool", outside[:5].tolist(),
                               "Only unlabeled pool items can be labeled.")

@@ -31,46 +31,17 @@ def hand_made_proba(rows) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def write_search_folders(root, *, n_pool: int = 2500, n_seed: int = 30, random_state: int = 0):
-    """A labeled seed folder (5 common classes, n_seed images each), one example of a rare class
-    beside it, and a flat unlabeled pool folder with the rare class's other items, common items
-    and three corrupt files. Returns (rare class name, example path, {pool path: true class})."""
-    from PIL import Image
-
-    from rarelab import synth_signs
-
-    root = Path(root)
-    ds = synth_signs(n_samples=max(4000, n_pool + 1000), image_size=32, min_per_class=10,
-                     random_state=random_state, progress=False)
-    y = ds.targets
-    counts = np.bincount(y, minlength=len(ds.classes))
-    common = np.argsort(-counts, kind="stable")[:5]
-    rare = int(np.argsort(counts, kind="stable")[len(counts) // 2])
-    rng = np.random.default_rng(random_state)
-    truth = {}
-    for c in common:
-        (root / "seed" / ds.classes[c]).mkdir(parents=True, exist_ok=True)
-        for i in rng.permutation(np.flatnonzero(y == c))[:n_seed]:
-            Image.fromarray(ds.images[i]).save(root / "seed" / ds.classes[c] / f"{i:05d}.png")
-    rare_ids = rng.permutation(np.flatnonzero(y == rare))
-    example = root / "rare_example.png"
-    Image.fromarray(ds.images[rare_ids[0]]).save(example)
-    pool = root / "pool"
-    pool.mkdir(parents=True, exist_ok=True)
-    seeded = {int(p.stem) for p in (root / "seed").rglob("*.png")}
-    others = [i for i in rng.permutation(np.flatnonzero(np.isin(y, common))) if i not in seeded][:n_pool]
-    for i in [*rare_ids[1:], *others]:
-        Image.fromarray(ds.images[i]).save(pool / f"{i:05d}.png")
-        truth[str((pool / f"{i:05d}.png").resolve())] = ds.classes[y[i]]
-    (pool / "corrupt1.png").write_bytes(b"this is not an image")
-    (pool / "corrupt2.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
-    data = (pool / f"{others[0]:05d}.png").read_bytes()
-    (pool / "corrupt3.png").write_bytes(data[: len(data) // 3])
-    return ds.classes[rare], example, truth
-
 
 @pytest.fixture(scope="session")
 def search_folders(tmp_path_factory):
+    """Labeled seed folder, flat pool with three corrupt files, one rare example, and the answer
+    key a person would follow: (root, rare name, example, {pool path: class name})."""
+    import csv
+
+    from rarelab.datasets import write_demo_folders
+
     root = tmp_path_factory.mktemp("search_folders")
-    name, example, truth = write_search_folders(root)
-    return root, name, example, truth
+    demo = write_demo_folders(root, n_pool=2500, random_state=0)
+    with open(demo.answer_key, newline="") as fh:
+        truth = {r["path"]: r["label"] for r in csv.DictReader(fh)}
+    return root, demo.rare, demo.rare_example, truth

@@ -35,7 +35,7 @@ def _answer(candidates_csv, truth, rare, out, *, limit=None):
 
 
 def _init_args(root, name, example, run, store):
-    return ["search", "init", str(run), "--labeled", str(root / "seed"), "--pool", str(root / "pool"),
+    return ["search", "init", str(run), "--labeled", str(root / "labeled"), "--pool", str(root / "pool"),
             "--rare", name, "--rare-example", f"{name}={example}", "--feature-store", str(store),
             "--input-size", "64", "--per-class", "40", "--epochs", "10", "--workers", "2"]
 # 64 px: at 32 px ImageNet features do not separate these signs (0 of 31 rare items in 80 candidates)
@@ -91,7 +91,7 @@ def test_cli_and_python_rounds_on_an_unlabeled_folder(search_folders, tmp_path, 
 def test_reopening_does_not_retrain(search_folders, tmp_path):
     root, name, example, _ = search_folders
     run = tmp_path / "run"
-    search = init_search(run, labeled=root / "seed", pool=root / "pool", rare=name, rare_examples=[str(example)],
+    search = init_search(run, labeled=root / "labeled", pool=root / "pool", rare=name, rare_examples=[str(example)],
                          feature_store=str(root / "store"), input_size=64, epochs=5, per_class=10,
                          progress=False)
     search.train()
@@ -105,7 +105,7 @@ def test_reopening_does_not_retrain(search_folders, tmp_path):
 def test_labels_csv_is_checked_before_anything_is_stored(search_folders, tmp_path):
     root, name, example, truth = search_folders
     run = tmp_path / "run"
-    search = init_search(run, labeled=root / "seed", pool=root / "pool", rare=name, rare_examples=[str(example)],
+    search = init_search(run, labeled=root / "labeled", pool=root / "pool", rare=name, rare_examples=[str(example)],
                          feature_store=str(root / "store"), input_size=64, epochs=3, per_class=5,
                          progress=False)
     search.train().propose()
@@ -156,7 +156,7 @@ for i in search.candidates_.ids:
 def test_kill_during_labeling_loses_no_label(search_folders, tmp_path):
     root, name, example, _ = search_folders
     run = tmp_path / "run"
-    search = init_search(run, labeled=root / "seed", pool=root / "pool", rare=name, rare_examples=[str(example)],
+    search = init_search(run, labeled=root / "labeled", pool=root / "pool", rare=name, rare_examples=[str(example)],
                          feature_store=str(root / "store"), input_size=64, epochs=2, per_class=200,
                          progress=False)
     search.train().propose()
@@ -167,3 +167,29 @@ def test_kill_during_labeling_loses_no_label(search_folders, tmp_path):
     proc.wait()
     pending = open_search(run, progress=False).pending_labels_
     assert set(acknowledged) <= set(pending)
+
+
+def test_scan_adds_new_pool_files_and_extracts_only_them(tmp_path):
+    import shutil
+
+    from rarelab.datasets import write_demo_folders
+    from rarelab.feature_store import FeatureStore
+
+    demo = write_demo_folders(tmp_path / "demo", n_pool=200, n_seed=5, random_state=1)
+    store = tmp_path / "store"
+    search = init_search(tmp_path / "run", labeled=demo.labeled, pool=demo.pool, rare=demo.rare,
+                         rare_examples=[str(demo.rare_example)], feature_store=str(store), input_size=32,
+                         epochs=2, per_class=3, progress=False)
+    n_pool = len(search.pool_ids_)
+    search.train().propose()
+    search.label(search.candidates_.ids[:2], [-1, -1])
+    (demo.pool / "later").mkdir()
+    for k, src in enumerate(sorted(demo.pool.glob("0*.png"))[:4]):
+        shutil.copy(src, demo.pool / "later" / f"new{k}.png")
+    fs = FeatureStore(store, input_size=32)
+    before = fs._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+    assert main(["search", "scan", str(tmp_path / "run"), "--quiet"]) == 0
+    after = fs._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+    assert after - before == 4
+    again = open_search(tmp_path / "run", progress=False)
+    assert len(again.pool_ids_) == n_pool + 4 and again.phase_ == "label" and len(again.pending_labels_) == 2

@@ -1,7 +1,9 @@
 """Datasets with the torchvision interface: ``(image, target)`` items, ``classes``, ``targets``."""
 
 from ._base import ArrayDataset
+from .demo_folders import DemoFolders, write_demo_folders
 from .digits import digits
+from .files import FileDataset, GroundTruthUnavailable
 from .gtsrb import GTSRB_CLASSES, gtsrb
 from .image_folder import image_folder
 from .synth_signs import synth_signs
@@ -23,5 +25,5 @@ def load_dataset(name: str, *, root=None, **kwargs) -> ArrayDataset:
     return DATASETS[name](**kwargs)
 
 
-__all__ = ["ArrayDataset", "DATASETS", "GTSRB_CLASSES", "digits", "gtsrb", "image_folder", "load_dataset",
+__all__ = ["ArrayDataset", "DATASETS", "DemoFolders", "FileDataset", "GroundTruthUnavailable", "write_demo_folders", "GTSRB_CLASSES", "digits", "gtsrb", "image_folder", "load_dataset",
            "synth_signs"]
