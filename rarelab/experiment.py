@@ -128,7 +128,7 @@ def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = Tru
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
-        stored = json.loads(cfg_path.read_text())
+        stored = read_config(cfg_path)
         wanted = json.loads(json.dumps(asdict(config)))
         # More rounds is a continuation of the same run, not another run.
         if {k: v for k, v in stored.items() if k != "rounds"} != {k: v for k, v in wanted.items() if k != "rounds"}:
@@ -151,5 +151,28 @@ def open_run(run_dir, *, dataset=None, progress: bool = True) -> ActiveSearch:
     cfg_path = Path(run_dir) / "config.json"
     if not cfg_path.is_file():
         raise InvalidParameterError(f"No rarelab run in {str(run_dir)!r}: config.json is missing.")
-    config = RunConfig(**json.loads(cfg_path.read_text()))
+    stored = read_config(cfg_path)
+    if stored.get("kind") == "search":  # a search of your own images (rarelab.search)
+        from .search import open_search
+
+        return open_search(run_dir, progress=progress)
+    try:
+        config = RunConfig(**stored)
+    except TypeError as exc:
+        known = sorted(RunConfig.__dataclass_fields__)
+        raise InvalidParameterError(f"{str(cfg_path)!r} does not describe a rarelab run ({exc}); "
+                                    f"its keys must be among {known}.") from None
     return build_search(config, run_dir=run_dir, dataset=dataset, progress=progress)
+
+
+def read_config(path) -> dict:
+    """A run's ``config.json``, with a clear error for a file that is not JSON."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(f"{str(path)!r} is not valid JSON ({exc}). Restore it, or start a new run "
+                                    "in another folder.") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError(f"{str(path)!r} must hold a JSON object, not {type(data).__name__}.")
+    return data

@@ -80,6 +80,8 @@ def projection_figure(coords, labels, *, scores=None, names=None, title: str = "
         h = np.asarray(highlight)
         fig.add_trace(go.Scattergl(x=coords[h, 0], y=coords[h, 1], mode="markers", name="rare class", customdata=h,
                                    marker=dict(symbol="x", size=11, color="#1f77b4", line=dict(width=2))))
-    fig.update_layout(title=title, template="plotly_white", height=480, dragmode="lasso",
-                      xaxis_title="component 1", yaxis_title="component 2")
+    fig.update_layout(title=title, template="plotly_white", height=520, dragmode="lasso",
+                      xaxis_title="component 1", yaxis_title="component 2",
+                      # Under the plot: on the right the legend would cover the P(rare) colourbar.
+                      legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, xanchor="left"))
     return fig

@@ -11,7 +11,6 @@ model of the current round), ``failed_files.csv`` (files that could not be decod
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -26,7 +25,7 @@ from ._atomic import write_atomic
 from ._validation import DataUnavailableError, InvalidParameterError, check_int, param_error
 from .datasets.files import FileDataset
 from .datasets.image_folder import class_folders
-from .experiment import resolve_classes
+from .experiment import read_config, resolve_classes
 from .feature_store import ENGINES
 from .images import FileKey, image_sources, is_image, read_manifest
 from .labels import NOT_RARE
@@ -288,12 +287,17 @@ def init_search(run_dir, *, pool, rare, labeled=None, rare_examples=None, val=No
 
 def _read_config(run_dir) -> dict:
     path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise InvalidParameterError(f"No rarelab search in {str(run_dir)!r}: config.json is missing. "
+                                    "Start one with `rarelab search init`.")
+    return read_config(path)
+
+
+def _load_config(run_dir: Path) -> SearchConfig:
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InvalidParameterError(f"{str(path)!r} is not valid JSON ({exc}). Restore it or start a new run.") from exc
-    except OSError as exc:
-        raise DataUnavailableError(f"Cannot read {str(path)!r}: {exc}") from exc
+        return SearchConfig(**_read_config(run_dir)).validate()
+    except TypeError as exc:
+        raise InvalidParameterError(f"{str(run_dir / 'config.json')!r} has unknown or missing keys ({exc}).") from None
 
 
 def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
@@ -302,11 +306,7 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
     Features missing from the store (an extraction that was killed) are extracted first.
     """
     run_dir = Path(run_dir)
-    raw = _read_config(run_dir)
-    try:
-        config = SearchConfig(**raw).validate()
-    except TypeError as exc:
-        raise InvalidParameterError(f"{str(run_dir / 'config.json')!r} has unknown or missing keys ({exc}).") from exc
+    config = _load_config(run_dir)
     table = ItemTable(run_dir / "items.sqlite")
     classes = table.classes()
     keys, parts, labels = table.read()
@@ -365,7 +365,7 @@ def _write_failed(run_dir: Path, dataset: FileDataset, failed: dict[int, str]) -
 def scan_pool(run_dir, *, progress: bool = True) -> ActiveSearch:
     """Add files that appeared in the pool's sources since the last scan; only they are extracted."""
     run_dir = Path(run_dir)
-    config = SearchConfig(**_read_config(run_dir))
+    config = _load_config(run_dir)
     table = ItemTable(run_dir / "items.sqlite")
     keys, _, _ = table.read()
     have = {k.path for k in keys}

@@ -160,7 +160,10 @@ def toy_figure(result: ToyResult):
     fig.add_trace(go.Scatter(x=top[:, 0], y=top[:, 1], mode="markers", name=f"top {len(result.top_k)} by P(rare)",
                              marker=dict(symbol="circle-open", color="black", size=12, line=dict(width=1.5))))
     fig.update_layout(title=f"max P(rare) = {result.max_p_rare:.2f}; precision of the top {len(result.top_k)} = "
-                            f"{result.precision_at_k:.2f}", template="plotly_white", height=520, width=640,
+                            f"{result.precision_at_k:.2f}", template="plotly_white", height=600, width=640,
+                      # The legend sits under the plot: on the right it would cover the colourbar.
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, xanchor="left"),
+                      margin=dict(b=120),
                       xaxis=dict(range=[result.grid_x[0], result.grid_x[-1]]),
                       yaxis=dict(range=[result.grid_y[0], result.grid_y[-1]], scaleanchor="x"))
     return fig

@@ -20,7 +20,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._validation import DataUnavailableError, check_int, check_random_state, derive_seed, param_error
+from ._progress import interactive
+from ._validation import (
+    DataUnavailableError,
+    check_int,
+    check_random_state,
+    derive_seed,
+    param_error,
+)
 from .devices import choose_device
 from .features import embed_images
 from .models import BACKBONES, build_model
@@ -166,7 +173,9 @@ class LinearProbe(_Base):
         y_all = torch.from_numpy(labels).to(self.device_)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.loss_history_ = []
-        for epoch in tqdm(range(self.epochs), desc="training head", disable=not self.progress, leave=False):
+        # A few seconds per round: a bar in a terminal or notebook, nothing in a log.
+        for epoch in tqdm(range(self.epochs), desc="training head", disable=not (self.progress and interactive()),
+                          leave=False):
             order = torch.randperm(len(ids), generator=gen).to(self.device_)
             total = 0.0
             for start in range(0, len(ids), self.batch_size):

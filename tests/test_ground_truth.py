@@ -1,9 +1,15 @@
 """Outside the oracle and the metrics, nothing reads pool or validation labels."""
 
-import numpy as np
 import pytest
 
-from rarelab import ActiveSearch, ArrayDataset, LinearProbe, SimulatedOracle, rare_class_split, rarest_classes
+from rarelab import (
+    ActiveSearch,
+    ArrayDataset,
+    LinearProbe,
+    SimulatedOracle,
+    rare_class_split,
+    rarest_classes,
+)
 from rarelab.datasets.files import FileDataset, GroundTruthUnavailable
 from rarelab.strategies import NEEDS_BUDGET, STRATEGIES, get_strategy
 

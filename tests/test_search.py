@@ -1,11 +1,9 @@
 """The real job: a labeled seed folder, a flat unlabeled pool of files, a person's answers."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
