@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test lab bench lint clean browser binder-check
+.PHONY: demo test lab bench lint clean browser binder-check docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -e ".[dev]"
 	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[dev,docs]"
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
 $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
 	$(PIP) install -e ".[lab,umap]"
@@ -51,9 +55,17 @@ binder-check:
 	.venv-binder/bin/python -m pip install --quiet pytest   # the harness only; the notebooks use binder's packages
 	.venv-binder/bin/python -m pytest -p no:cacheprovider -o addopts="" tests/test_notebooks.py
 
+# The documentation site: tutorials executed with their outputs, API and CLI reference,
+# the strategy comparison; then a browser test of the built site. Offline.
+docs: $(VENV)/.installed-docs browser
+	$(BIN)/python docs/build_tutorials.py
+	$(BIN)/sphinx-build -b html -q -W --keep-going docs docs/_build/html
+	RARELAB_DOCS_SITE=$(CURDIR)/docs/_build/html $(BIN)/python -m pytest -p no:cacheprovider -o addopts="" -q tests/test_docs_site.py
+	@echo "site: docs/_build/html/index.html"
+
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check rarelab tests
-	$(BIN)/ruff format --check rarelab tests
+	$(BIN)/ruff check rarelab tests docs
+	$(BIN)/ruff format --check rarelab tests docs
 
 clean:
-	rm -rf runs .pytest_cache .venv-binder
+	rm -rf runs .pytest_cache .venv-binder docs/_build docs/tutorials docs/generated docs/cli.md

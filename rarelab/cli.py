@@ -40,8 +40,18 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _available(name: str) -> bool:
+    """Whether a strategy's optional dependency is installed (``all`` skips those that are not)."""
+    if name == "taast-clip":
+        import importlib.util
+
+        return importlib.util.find_spec("open_clip") is not None
+    return True
+
+
 def _strategies(text: str) -> list[str]:
-    names = sorted(STRATEGIES) if text == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    names = sorted(s for s in STRATEGIES if _available(s)) if text == "all" else \
+        [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown strategies {unknown}; choose from {sorted(STRATEGIES)} or 'all'")
@@ -70,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n-train", type=int, default=1, help="training samples per rare class (default: %(default)s)")
     g.add_argument("--synthetic-start", action="store_true",
                    help="start each rare class from its clean template (synth_signs only)")
+    g.add_argument("--split", choices=["train", "test", "all"], default=None,
+                   help="gtsrb only: which official split(s) to load (default: train)")
+    g.add_argument("--no-groups", dest="group_split", action="store_false",
+                   help="split item by item even where the dataset has groups (GTSRB tracks): leaks "
+                        "near-duplicates of the training item into the pool; for comparison only")
+    g.add_argument("--official-test-pool", action="store_true",
+                   help="rare classes take their training item from the official training split and "
+                        "their validation and pool items from the official test split (gtsrb --split all)")
     g = run.add_argument_group("search")
     g.add_argument("--strategies", type=_strategies, default=["rare-softmax", "entropy", "random"],
                    help=f"comma-separated, or 'all': {', '.join(sorted(STRATEGIES))} "
@@ -256,10 +274,13 @@ def _config_from_args(a, strategy: str, seed: int):
         kwargs["n_samples"] = a.n_samples
     if a.image_size is not None:
         kwargs["image_size"] = a.image_size
+    if a.split is not None:
+        kwargs["split"] = a.split
     if a.quiet and a.dataset in ("synth_signs", "gtsrb", "image_folder"):
         kwargs["progress"] = False
     return RunConfig(dataset=a.dataset, root=a.root, dataset_kwargs=kwargs, rare_classes=a.rare_classes,
-                     n_train=a.n_train, pool_cap=a.pool_cap, synthetic_start=a.synthetic_start, strategy=strategy,
+                     n_train=a.n_train, pool_cap=a.pool_cap, synthetic_start=a.synthetic_start,
+                     group_split=a.group_split, official_test_pool=a.official_test_pool, strategy=strategy,
                      per_class=a.per_class, rounds=a.rounds, seed=seed, learner=a.learner, backbone=a.backbone,
                      input_size=a.input_size, hidden=a.hidden, epochs=a.epochs, warm_start=a.warm_start,
                      device=a.device)

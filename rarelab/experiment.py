@@ -30,6 +30,8 @@ class RunConfig:
     pool_cap: int = 50
     common_fractions: tuple = (0.31, 0.05, 0.64)
     synthetic_start: bool = False
+    group_split: bool = True  # keep near-duplicates (GTSRB tracks) in one part, where the dataset has groups
+    official_test_pool: bool = False  # rare classes: train item from the official train split, the rest from test
     strategy: str = "rare-softmax"
     per_class: int = 50
     rounds: int = 5  # planned rounds: sets the total budget of the balancing strategies
@@ -106,9 +108,19 @@ def build_search(config: RunConfig, *, run_dir=None, dataset=None, progress: boo
     template_ids = None
     if config.synthetic_start:
         dataset, template_ids = dataset.with_templates(rare)
+    groups = getattr(dataset, "groups", None) if config.group_split else None
+    train_from = None
+    if config.official_test_pool:
+        official = getattr(dataset, "official_split", None)
+        if official is None or not np.any(official == "test") or not np.any(official == "train"):
+            raise param_error("RunConfig", "official_test_pool", "used with a dataset holding both official splits",
+                              dataset.name, "Load GTSRB with split='all' (--split all).")
+        train_from = official == "train"
+        if template_ids:
+            train_from = np.r_[train_from, np.ones(len(dataset) - len(train_from), bool)]
     split = rare_class_split(dataset.targets, rare, n_train=config.n_train, pool_cap=config.pool_cap,
                              common_fractions=tuple(config.common_fractions), template_ids=template_ids,
-                             random_state=split_seed)
+                             groups=groups, rare_train_from=train_from, random_state=split_seed)
     common = dict(dataset=dataset, backbone=config.backbone, input_size=config.input_size, epochs=config.epochs,
                   warm_start=config.warm_start, device=config.device, random_state=learner_seed, progress=progress)
     learner = LinearProbe(hidden=config.hidden, **common) if config.learner == "linear" else FineTune(**common)
@@ -130,6 +142,10 @@ def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = Tru
     if cfg_path.exists():
         stored = read_config(cfg_path)
         wanted = json.loads(json.dumps(asdict(config)))
+        try:  # a config written before a setting existed holds that setting's default
+            stored = json.loads(json.dumps(asdict(RunConfig(**stored))))
+        except TypeError:
+            pass  # unknown keys: reported as another config below
         # More rounds is a continuation of the same run, not another run.
         if {k: v for k, v in stored.items() if k != "rounds"} != {k: v for k, v in wanted.items() if k != "rounds"}:
             raise InvalidParameterError(

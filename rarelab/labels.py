@@ -161,6 +161,10 @@ class LabelStore:
             for k, v in state.items():
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
 
+    def candidate_targets(self) -> dict[int, int]:
+        """The rare class each proposed item was proposed for (its latest proposal; -1: class-agnostic)."""
+        return dict(self._db.execute("SELECT item_id, target FROM candidates ORDER BY round").fetchall())
+
     def candidates(self, round: int):
         rows = self._db.execute("SELECT item_id, target, score, proba FROM candidates WHERE round=? ORDER BY rank",
                                 (round,)).fetchall()

@@ -239,7 +239,8 @@ class ActiveSearch:
                           train_ids=train_ids, train_labels=train_labels, learner=self.learner,
                           n_classes=len(self.dataset.classes),
                           extras={"round": self.round_, "labels_used": len(search_labels),
-                                  "search_labels": search_labels, "dataset": self.dataset})
+                                  "search_labels": search_labels, "dataset": self.dataset,
+                                  "search_targets": self.store.candidate_targets()})
         per_class = min(self.per_class, len(pool) // len(self.rare_classes))
         if per_class < 1:
             raise param_error("ActiveSearch", "per_class", "at most pool size / number of rare classes",
@@ -251,6 +252,12 @@ class ActiveSearch:
         record = dict(self.history_[-1]) if self.history_ and self.history_[-1]["round"] == self.round_ else {
             "round": self.round_}
         record["strategy_info"] = {k: str(v) for k, v in cand.info.items()}
+        if self.oracle is not None and len(cand.pseudo_ids):
+            # A simulation's measure (the oracle is the one reader of pool labels): rare pool
+            # items the strategy machine-labeled as another class, lost to the search.
+            truth = np.asarray(self.oracle(cand.pseudo_ids))
+            record["pseudo_rare_mislabeled"] = int(np.sum(np.isin(truth, self.rare_classes)
+                                                          & (truth != cand.pseudo_labels)))
         self.store.save_round(self.round_, record)
         self.store.save_candidates(self.round_, cand.ids, cand.target, cand.score, self.candidate_proba_,
                                    {"round": self.round_, "phase": "label",

@@ -89,3 +89,20 @@ def loss_figure(losses: list[float] | None = None) -> go.Figure:
     fig.update_layout(xaxis_title="epoch", yaxis_title="cross-entropy", template="plotly_white", height=260,
                       margin=dict(l=50, r=10, t=30, b=40))
     return fig
+
+
+def use_page_plotlyjs() -> str:
+    """Make plotly figures render as bare HTML that draws with a plotly.js the page already
+    loads (no CDN, no MathJax): for exported notebooks and the documentation site, offline.
+    Returns the renderer's name, now the default."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import MimetypeRenderer
+
+    class PageRenderer(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict):
+            return {"text/html": pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False,
+                                             full_html=False, validate=False)}
+
+    pio.renderers["rarelab_page"] = PageRenderer()
+    pio.renderers.default = "rarelab_page"
+    return "rarelab_page"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,39 @@ def pr_figure(curves: dict[str, list[np.ndarray]], n_relevant: int):
     return fig
 
 
+def comparison_table(rows: list[dict], *, findable: float | None = None) -> list[list[str]]:
+    """One row per strategy, means over seeds: new rare items per class in round 1, N_rare
+    after 2 and after the last round, the share of findable rare pool items found after 2
+    rounds (when ``findable``, per class, is given), F1 after the last round, and the areas
+    under N_rare and F1 against labels used (divided by the labels spent)."""
+    out = [["strategy", "round 1 (per class)", "N_rare t=2", "N_rare last", *(["found after 2"] if findable else []),
+            "F1 last", "AUC N_rare", "AUC F1", "seeds"]]
+    table = []
+    for s in sorted({r["strategy"] for r in rows}):
+        per = {}
+        for seed in sorted({r["seed"] for r in rows if r["strategy"] == s}):
+            rr = sorted((r for r in rows if r["strategy"] == s and r["seed"] == seed), key=lambda r: r["round"])
+            n_cls = max(1, len(json.loads(rr[0].get("hits_per_class") or "{}")))
+            x = np.array([r["labels_used"] for r in rr], dtype=float)
+            by_t = {r["round"]: r for r in rr}
+            vals = {"r1": (rr[0]["hits"] or 0) / n_cls,
+                    "t2": by_t[2]["n_rare"] if 2 in by_t else np.nan, "last": rr[-1]["n_rare"],
+                    "f1": rr[-1]["f1_rare"] if rr[-1]["f1_rare"] is not None else np.nan,
+                    "auc_n": np.trapezoid([r["n_rare"] for r in rr], x) / x[-1] if x[-1] else np.nan,
+                    "auc_f": (np.trapezoid([r["f1_rare"] for r in rr], x) / x[-1]
+                              if x[-1] and all(r["f1_rare"] is not None for r in rr) else np.nan)}
+            if findable and 2 in by_t:
+                vals["found2"] = (by_t[2]["n_rare"] - rr[0]["n_rare"]) / findable
+            for k, v in vals.items():
+                per.setdefault(k, []).append(v)
+        m = {k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else np.nan for k, v in per.items()}
+        table.append((m["auc_n"], [s, f"{m['r1']:.1f}", f"{m['t2']:.1f}", f"{m['last']:.1f}",
+                                   *([f"{100 * m.get('found2', np.nan):.0f} %"] if findable else []),
+                                   f"{m['f1']:.3f}", f"{m['auc_n']:.2f}", f"{m['auc_f']:.3f}", str(len(per["r1"]))]))
+    out += [row for _, row in sorted(table, key=lambda t: -t[0])]  # best area under N_rare first
+    return out
+
+
 def auc_table(rows: list[dict], ap: dict[str, list[float]]) -> list[list[str]]:
     """Area under N_rare and F1 against labels used (normalised by the labels spent), and AP."""
     out = [["strategy", "AUC N_rare", "AUC rare F1", "AP round 0", "seeds"]]
@@ -145,7 +179,8 @@ table{border-collapse:collapse;font:13px monospace}td,th{padding:2px 10px;border
 """
 
 
-def _html_table(table: list[list[str]]) -> str:
+def html_table(table: list[list[str]]) -> str:
+    """A list-of-rows table (first row: header) as an HTML table."""
     return "<table>" + "".join(
         "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>" for c in r)
         + "</tr>" for i, r in enumerate(table)) + "</table>"
@@ -166,7 +201,7 @@ def write_report(path, rows: list[dict], *, title: str, max_n_rare: float | None
            f"{''.join(parts)}<h2>Summary: area under each curve</h2>"
            "<p>AUC: the curve against labels used, divided by the labels spent (the mean height). "
            "AP: average precision of the round-0 ranking over all rare pool items.</p>"
-           f"{_html_table(auc_table(rows, ap))}<h2>Mean and 95% CI over seeds</h2>{_html_table(summary_table(rows))}"
+           f"{html_table(auc_table(rows, ap))}<h2>Mean and 95% CI over seeds</h2>{html_table(summary_table(rows))}"
            f"<h2>Top candidates (Fig. 2)</h2><p>Green: the rare class; red: another class. "
            f"The probability is the model's softmax output for the rare class.</p>{''.join(galleries)}"
            "</body></html>")

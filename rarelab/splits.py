@@ -84,6 +84,8 @@ def rare_class_split(
     pool_cap: int | None = 50,
     common_fractions: tuple[float, float, float] = (0.31, 0.05, 0.64),
     template_ids: Mapping[int, int] | None = None,
+    groups=None,
+    rare_train_from=None,
     random_state=None,
 ) -> Split:
     """Split items as in the traffic-sign paper.
@@ -100,6 +102,15 @@ def rare_class_split(
     template_ids : mapping of class id to item id, optional
         Synthetic start: these items (class templates appended to the dataset) replace the
         rare class's training samples; the real items then go to validation and pool only.
+    groups : array-like, optional
+        A group id per item (GTSRB: the 30-frame track of one physical sign). Every group
+        stays inside one part: the rare training item's track-mates are dropped, never
+        put into validation or the pool, and validation and pool never share a group.
+        Without groups each item is its own (the split is then the same as before).
+    rare_train_from : bool array, optional
+        Items a rare class's training sample may come from (e.g. the official training
+        split); its validation and pool items then come from the other items (the official
+        test split).
     random_state : None, int or Generator
 
     Examples
@@ -133,32 +144,68 @@ def rare_class_split(
     if bad:
         raise param_error(owner, "template_ids", "ids of items whose target is their class", bad,
                           "Append the templates with dataset.with_templates(rare_classes) first.")
+    grouped = groups is not None
+    groups = np.arange(len(targets)) if groups is None else np.asarray(groups)
+    if groups.shape != targets.shape:
+        raise param_error(owner, "groups", f"one group id per item ({len(targets)})", f"shape {groups.shape}")
+    train_from = np.ones(len(targets), bool) if rare_train_from is None else np.asarray(rare_train_from, bool)
+    if train_from.shape != targets.shape:
+        raise param_error(owner, "rare_train_from", f"a boolean mask over the {len(targets)} items",
+                          f"shape {train_from.shape}")
+    eval_from = ~train_from if rare_train_from is not None else train_from
     rng = check_random_state(random_state)
 
     excluded = np.zeros(len(targets), dtype=bool)
     excluded[list(template_ids.values())] = True
     train, val, pool = [list(template_ids.values())], [], []
     for c in rare:
-        ids = rng.permutation(np.flatnonzero((targets == c) & ~excluded))
         k_train = 0 if c in template_ids else n_train
+        mine = (targets == c) & ~excluded
+        # Whole groups, drawn in random order; with singleton groups this is a permutation of items.
+        train_groups = rng.permutation(np.unique(groups[mine & train_from]))
         k_val = int(rng.integers(n_val[0], n_val[1] + 1))
-        if len(ids) < k_train + n_val[0] + 1:
-            raise param_error(owner, "rare_classes", f"classes with at least {k_train + n_val[0] + 1} items "
-                              "(training, validation and at least one pool item)",
-                              f"class {c} with {len(ids)} items", "Choose other rare classes or lower n_train/n_val.")
-        k_val = min(k_val, len(ids) - k_train - 1)
-        train.append(ids[:k_train])
-        val.append(ids[k_train:k_train + k_val])
-        rest = ids[k_train + k_val:]
+        members: dict = {}
+        for i in np.flatnonzero(mine):
+            members.setdefault(groups[i], []).append(int(i))
+        taken, used = [], []
+        for g in train_groups:
+            if len(taken) >= k_train:
+                break
+            taken += members[g]
+            used.append(g)
+        taken = taken[:k_train]
+        if rare_train_from is None:
+            rest_groups = train_groups[len(used):]
+        else:
+            rest_groups = rng.permutation(np.unique(groups[mine & eval_from & ~np.isin(groups, used)]))
+        n_rest = int(np.sum(mine & eval_from & np.isin(groups, rest_groups)))
+        if len(taken) < k_train or len(rest_groups) < n_val[0] + 1 or n_rest < n_val[0] + 1:
+            raise param_error(owner, "rare_classes", f"classes with at least {k_train} training item(s) and "
+                              f"{n_val[0] + 1} validation and pool {'groups' if grouped else 'items'} besides",
+                              f"class {c} with {int(mine.sum())} items in {len(np.unique(groups[mine]))} groups",
+                              "Choose other rare classes or lower n_train/n_val.")
+        k_val = min(k_val, len(rest_groups) - 1)
+        # Validation: one item from each of k_val groups; the pool: the other groups' items.
+        val_items = [int(rng.choice(members[g])) if grouped else members[g][0] for g in rest_groups[:k_val]]
+        rest = np.array([i for g in rest_groups[k_val:] for i in members[g]], dtype=np.int64)
+        if grouped:
+            rest = rng.permutation(rest)  # a cap then samples many tracks, not the first one or two
+        train.append(np.asarray(taken, dtype=np.int64))
+        val.append(np.asarray(val_items, dtype=np.int64))
         pool.append(rest if pool_cap is None else rest[:pool_cap])
     common = np.flatnonzero(~np.isin(targets, rare) & ~excluded)
     for c in np.unique(targets[common]):
-        ids = rng.permutation(common[targets[common] == c])
+        mine = common[targets[common] == c]
+        order = rng.permutation(np.unique(groups[mine]))
+        ids = np.concatenate([mine[groups[mine] == g] for g in order]) if grouped else order
+        sizes = np.array([np.sum(groups[mine] == g) for g in order]) if grouped else np.ones(len(order), int)
         a = int(round(fr[0] * len(ids)))
         b = a + int(round(fr[1] * len(ids)))
-        train.append(ids[:a])
-        val.append(ids[a:b])
-        pool.append(ids[b:])
+        # A group goes to the part where its first item falls: whole groups, fractions kept closely.
+        start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        train.append(ids[start < a])
+        val.append(ids[(start >= a) & (start < b)])
+        pool.append(ids[start >= b])
     cat = lambda parts: np.sort(np.concatenate(parts).astype(np.int64))  # noqa: E731
     train, val = cat(train), cat(val) if val else np.empty(0, np.int64)
     # The known labels travel with the split; the pool's stay with whoever holds the ground truth.

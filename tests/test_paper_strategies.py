@@ -14,7 +14,6 @@ from rarelab.strategies import (
     CoreSet,
     CosinePrototype,
     Mullapudi,
-    ProtoNet,
     Uncertainty,
     adaptive_mode,
     balancing_scores,
@@ -95,6 +94,31 @@ def test_coreset_strategy_picks_far_from_the_labeled_set():
     assert CoreSet().query(ctx, per_class=2, random_state=0).ids.tolist() == [2, 4]
 
 
+def test_balancing_runs_the_base_first_and_switches_at_the_budget_eq8_gives():
+    from rarelab.strategies import Balanced, MaxEntropy
+
+    # Ten labeled items of class 0 and one of class 2 before the search: Eq. 8 counts only
+    # search labels, so the initial imbalance does not switch it on at round 0.
+    feats = np.random.default_rng(0).normal(size=(400, 4))
+    train, labels = np.arange(11), np.r_[np.zeros(10, int), 2]
+    pool = np.arange(11, 400)
+    strat = Balanced(MaxEntropy(), budget=120)
+    search = {}
+    switched_at = None
+    for rnd in range(6):
+        # Each round labels 20 items: 18 of class 0 and 2 of class 2 (c_ur = 1 class below the mean).
+        ctx = _ctx(feats, train, labels, np.setdiff1d(pool, list(search)), round=rnd, labels_used=len(search),
+                   search_labels=dict(search))
+        cand = strat.query(ctx, per_class=20, random_state=0)
+        if cand.info["balancing"].startswith("on") and switched_at is None:
+            switched_at = len(search)
+        for k, i in enumerate(cand.ids):
+            search[int(i)] = 2 if k < 2 else 0
+    # After m labels: counts (0.9 m, 0, 0.1 m); mu_or - mu_ur = 0.8 m; Eq. 8: 120 - m <= 0.8 m <=> m >= 66.7.
+    assert switched_at == 80
+    assert should_balance(120, 80, [72, 0, 8]) and not should_balance(120, 60, [54, 0, 6])
+
+
 def test_balancing_switch_follows_eq8():
     counts = [30, 30, 2, 2]  # c_ur = 2, mu(or) - mu(ur) = 28: switch when b - m <= 56
     assert not should_balance(100, 43, counts)
@@ -141,7 +165,46 @@ def test_mullapudi_uses_cosine_first_then_a_linear_model():
     ctx2 = _ctx(feats, train, np.full(len(train), 2), np.setdiff1d(np.arange(1, 330), cand.ids), round=1,
                 search_labels=search)
     m.query(ctx2, per_class=10, random_state=0)
-    assert m.modes_[2] in ("positive", "margin")
+    assert m.modes_[2].split()[0] in ("positive", "margin")
+
+
+def _two_rare_ctx(search, targets, n_pos):
+    """Rare classes 2 and 3 apart in feature space; ``n_pos`` labeled positives of class 2."""
+    rng = np.random.default_rng(1)
+    feats = np.r_[rng.normal([3, 0, 0], 0.3, (60, 3)), rng.normal([0, 3, 0], 0.3, (60, 3)),
+                  rng.normal([0, 0, 3], 0.3, (400, 3))]
+    train = np.r_[np.arange(n_pos), 60]
+    labels = np.r_[np.full(n_pos, 2), 3]
+    pool = np.setdiff1d(np.arange(520), np.r_[train, list(search)])
+    ctx = PoolContext(pool_ids=pool, proba=np.full((len(pool), 4), 0.25), rare_classes=(2, 3), train_ids=train,
+                      train_labels=labels, learner=FixedLearner(feats), n_classes=4,
+                      extras={"round": 1, "labels_used": len(search), "search_labels": search,
+                              "search_targets": targets})
+    return ctx
+
+
+def test_mullapudi_counts_negatives_per_rare_class_and_switches_to_the_margin():
+    # 40 items queried for class 3 came back as class 0: negatives of class 3 only.
+    search = {i: 0 for i in range(120, 160)}
+    targets = dict.fromkeys(search, 3)
+    search.update({i: 0 for i in range(160, 170)})  # 10 queried for class 2 that were not 2
+    targets.update(dict.fromkeys(range(160, 170), 2))
+    m = Mullapudi(f_a=5, background_splitting=False)
+    m.query(_two_rare_ctx(search, targets, n_pos=5), per_class=5, random_state=0)
+    assert m.modes_[2] == "positive (|L_p|=5, |L_n|=10)"  # |L_p| < |L_n|: most likely positives
+    assert m.modes_[3] == "positive (|L_p|=1, |L_n|=40)"
+    m.query(_two_rare_ctx(search, targets, n_pos=10), per_class=5, random_state=0)
+    assert m.modes_[2] == "margin (|L_p|=10, |L_n|=10)"  # caught up: the margin query runs
+    cand = m.query(_two_rare_ctx(search, targets, n_pos=10), per_class=5, random_state=0)
+    assert "2:margin" in cand.info["query"] and "3:positive" in cand.info["query"]
+
+
+def test_mullapudi_background_splitting_ranks_the_rare_cluster_first():
+    search = {i: 0 for i in range(120, 140)}
+    m = Mullapudi(f_a=5, background_splitting=True, n_aux=4)
+    cand = m.query(_two_rare_ctx(search, dict.fromkeys(search, 2), n_pos=3), per_class=5, random_state=0)
+    assert set(cand.ids[cand.target == 2].tolist()) <= set(range(60))  # all from class 2's cluster
+    assert m.aux_ is not None and len(np.unique(m.aux_[1])) == 4
 
 
 # -- Singh ------------------------------------------------------------------------------
@@ -161,16 +224,29 @@ def test_weighted_entropy_matches_the_printed_formula():
     from rarelab import entropy_scores
 
     p = hand_made_proba([[0.7, 0.3, 1e-12], [0.2, 0.3, 0.5]])
-    # Uniform shares b_k = 1/C make q = p: plain entropy.
+    # Uniform shares b_k = 1/C make q = p: plain entropy, in both readings.
+    assert np.allclose(weighted_entropy_scores(p, np.full(3, 1 / 3), form="literal"), entropy_scores(p))
     assert np.allclose(weighted_entropy_scores(p, np.full(3, 1 / 3)), entropy_scores(p))
     # By hand for b = (0.5, 0.25, 0.25): q = p / (b C).
     b = np.array([0.5, 0.25, 0.25])
     q = p[1] / (b * 3)
-    assert weighted_entropy_scores(p, b)[1] == pytest.approx(-np.sum(q * np.log(q)))
+    assert weighted_entropy_scores(p, b, form="literal")[1] == pytest.approx(-np.sum(q * np.log(q)))
+    assert weighted_entropy_scores(p, b)[1] == pytest.approx(-np.sum(q * np.log(p[1])))
     # As printed, q > 1 for a class with a small share makes the term negative: leaning
-    # towards a rare class *lowers* the score (see the README's results).
-    s = weighted_entropy_scores(hand_made_proba([[0.7, 0.3, 1e-12], [0.7, 1e-12, 0.3]]), [0.6, 0.399, 0.001])
+    # towards a rare class *lowers* the score.
+    s = weighted_entropy_scores(hand_made_proba([[0.7, 0.3, 1e-12], [0.7, 1e-12, 0.3]]), [0.6, 0.399, 0.001],
+                                form="literal")
     assert s[1] < 0 < s[0]
+
+
+def test_weighted_entropy_by_inverse_proportions_is_non_negative_and_favours_rare_leaning_items():
+    rng = np.random.default_rng(0)
+    shares = np.array([0.6, 0.399, 0.001])
+    s = weighted_entropy_scores(hand_made_proba(rng.uniform(1e-6, 1, (500, 3))), shares)
+    assert (s >= 0).all()
+    confident_common, rare_leaning = hand_made_proba([[0.98, 0.01, 0.01], [0.6, 0.1, 0.3]])
+    a, b = weighted_entropy_scores(np.stack([confident_common, rare_leaning]), shares)
+    assert b > a
 
 
 # -- TAAST ------------------------------------------------------------------------------
@@ -197,18 +273,58 @@ def test_taast_pseudo_labels_filter_and_one_representative_per_cluster():
     assert set(cand.pseudo_ids.tolist()) == set(confident.tolist())
     assert np.array_equal(cand.pseudo_labels, proba[confident].argmax(axis=1))
     assert not set(cand.ids.tolist()) & set(confident.tolist())  # chosen from U \ P
-    phi = taast_scores(proba, [1, 0, 0])
+    # n_c of Eq. 5 counts the labeled item and the pseudo-labels
+    counts = np.array([1, 0, 0]) + np.bincount(proba[confident].argmax(axis=1), minlength=3)
+    assert np.array_equal(TAAST().counts(ctx), counts) and counts[0] >= 21
+    phi = taast_scores(proba, counts)
     rest = np.setdiff1d(np.arange(n), confident)
     cutoff = np.sort(phi[rest])[::-1][int(np.ceil(0.2 * len(rest))) - 1]
     assert (phi[cand.ids] >= cutoff).all()  # the top-20 % filter
     assert "backbone" in cand.info["embeddings"]
 
 
-# -- ProtoNet ---------------------------------------------------------------------------
-def test_protonet_ranks_by_distance_to_the_prototype():
-    feats = np.array([[2.0, 2.0], [2.2, 1.8], [0.0, 0.0], [2.1, 2.0], [1.0, 1.0]])
-    ctx = _ctx(feats, [0, 1], [2, 2], [2, 3, 4])
-    assert ProtoNet().query(ctx, per_class=2, random_state=0).ids.tolist() == [3, 4]
+# -- ProtoNet and RelationNet (the traffic-sign paper's appendix) -------------------------
+def _clusters(n_classes=6, per_class=12, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1.5, (n_classes, dim))
+    labels = np.repeat(np.arange(n_classes), per_class)
+    return centers[labels] + rng.normal(0, 0.8, (len(labels), dim)), labels
+
+
+def test_episodes_are_one_shot_with_queries_from_classes_that_have_them():
+    from rarelab.strategies import sample_episode
+
+    labels = np.r_[np.repeat(np.arange(5), 10), 7]  # class 7 has a single item: never in an episode
+    s, q, pos = sample_episode(labels, n_way=50, n_query=8, rng=np.random.default_rng(0))
+    assert len(s) == 5 and len(set(labels[s])) == 5 and 7 not in labels[s]
+    assert len(q) == 5 * 8 and np.array_equal(labels[q], labels[s][pos]) and not set(s) & set(q)
+
+
+@pytest.mark.parametrize("cls", ["protonet", "relationnet"])
+def test_fewshot_networks_rank_the_rare_class_first(cls):
+    feats, labels = _clusters()
+    rare = 5
+    train = np.r_[np.flatnonzero(labels != rare)[::2], np.flatnonzero(labels == rare)[:1]]
+    pool = np.setdiff1d(np.arange(len(labels)), train)
+    ctx = PoolContext(pool_ids=pool, proba=np.full((len(pool), 6), 1 / 6), rare_classes=(rare,), train_ids=train,
+                      train_labels=labels[train], learner=FixedLearner(feats), n_classes=6, extras={"round": 0})
+    strat = get_strategy(cls, episodes=150)
+    cand = strat.query(ctx, per_class=5, random_state=0)
+    assert (labels[cand.ids] == rare).mean() >= 0.8
+    assert np.mean(strat.loss_history_[-20:]) < strat.loss_history_[0]  # the episodes trained it
+
+
+def test_relationnet_ranks_a_query_identical_to_the_support_first():
+    feats, labels = _clusters()
+    rare = 5
+    train = np.r_[np.flatnonzero(labels != rare)[::2], np.flatnonzero(labels == rare)[:1]]
+    twin = len(feats)
+    feats = np.r_[feats, feats[train[-1]][None]]  # an exact copy of the rare support sample
+    pool = np.r_[np.setdiff1d(np.arange(len(labels)), train), twin]
+    ctx = PoolContext(pool_ids=pool, proba=np.full((len(pool), 6), 1 / 6), rare_classes=(rare,), train_ids=train,
+                      train_labels=labels[train], learner=FixedLearner(feats), n_classes=6, extras={"round": 0})
+    for name in ("relationnet", "protonet"):
+        assert get_strategy(name, episodes=150).query(ctx, per_class=3, random_state=0).ids[0] == twin
 
 
 # -- template over every strategy --------------------------------------------------------

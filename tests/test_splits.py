@@ -73,3 +73,59 @@ def test_errors_name_the_parameter(targets):
         rare_class_split(targets, [4], template_ids={2: 0})
     with pytest.raises(InvalidParameterError, match="'template_ids'"):
         rare_class_split(targets, [4], template_ids={4: 10_000})
+
+
+def _tracks(n_classes=6, tracks=(5, 8, 20, 20, 20, 20), length=30):
+    targets, groups = [], []
+    for c in range(n_classes):
+        for t in range(tracks[c]):
+            targets += [c] * length
+            groups += [c * 1000 + t] * length
+    return np.array(targets), np.array(groups)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_group_never_crosses_parts(seed):
+    y, g = _tracks()
+    s = rare_class_split(y, [0, 1], groups=g, random_state=seed)
+    part = {}
+    for name in ("train", "val", "pool"):
+        for i in getattr(s, name):
+            assert part.setdefault(g[i], name) == name, f"group {g[i]} in {part[g[i]]} and {name}"
+    for c in (0, 1):
+        (item,) = s.train[y[s.train] == c]
+        mates = np.flatnonzero(g == g[item])
+        assert not np.isin(mates, np.r_[s.val, s.pool]).any()  # the training item's track is nowhere else
+        val_groups = g[s.val[y[s.val] == c]]
+        assert len(set(val_groups)) == len(val_groups)  # one frame per validation track
+    assert len(set(g[s.pool[y[s.pool] == 1]])) >= 4  # the capped pool samples several of class 1's tracks
+
+
+def test_groups_need_enough_tracks_for_every_part():
+    y, g = _tracks(tracks=(2, 8, 20, 20, 20, 20))
+    with pytest.raises(InvalidParameterError, match="groups"):
+        rare_class_split(y, [0], groups=g, n_val=(2, 2), random_state=0)
+
+
+def test_rare_training_item_from_one_split_the_rest_from_the_other():
+    y, g = _tracks()
+    official_train = np.arange(len(y)) % 2 == 0
+    g = np.where(official_train, g, 10**6 + np.arange(len(y)))  # "test" items: singletons
+    s = rare_class_split(y, [0, 1], groups=g, rare_train_from=official_train, random_state=0)
+    rare_train = s.train[np.isin(y[s.train], [0, 1])]
+    assert official_train[rare_train].all()
+    rare_rest = np.r_[s.val, s.pool][np.isin(y[np.r_[s.val, s.pool]], [0, 1])]
+    assert not official_train[rare_rest].any() and len(rare_rest)
+
+
+def test_gtsrb_tracks_from_file_names_and_storage_order(tmp_path):
+    from rarelab import gtsrb
+
+    from .conftest import SHARED_DATA
+
+    full = SHARED_DATA / "gtsrb32.npz"
+    if not full.is_file():
+        pytest.skip("the shared GTSRB copy is not present")
+    ds = gtsrb(full, progress=False)
+    assert len(np.unique(ds.groups)) == 1307  # 39,209 frames in tracks of 30 (one of 29)
+    assert np.all(np.bincount(np.unique(ds.groups, return_inverse=True)[1]) <= 30)

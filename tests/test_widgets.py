@@ -33,6 +33,16 @@ def test_gallery_traits_mirror_the_candidates(proposed):
     assert len(g.reference) == h * w * 3 and g.reference_caption == "training sample"
 
 
+def test_gallery_has_a_static_picture_for_pages_without_a_kernel(proposed):
+    g = CandidateGallery(proposed, k=12)
+    g.label([g.items[0]["id"]], g.rare_class)
+    data = g._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert "application/vnd.jupyter.widget-view+json" in data
+    page = data["text/html"]
+    assert page.count("<img") == len(g.items) and "e-0" in page and "rare" in page
+
+
 def test_gallery_sends_a_larger_preview_of_the_focused_item(proposed, monkeypatch):
     g = CandidateGallery(proposed, preview_size=200)
     sent = []

@@ -41,6 +41,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         transform: Callable | None = None,
         target_transform: Callable | None = None,
         templates: np.ndarray | None = None,
+        groups=None,
     ):
         images = np.asarray(images)
         owner = type(self).__name__
@@ -64,6 +65,11 @@ class ArrayDataset(torch.utils.data.Dataset):
         self.transform = transform
         self.target_transform = target_transform
         self.templates = templates
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(images),):
+                raise param_error(owner, "groups", f"one group id per image ({len(images)})", f"shape {groups.shape}")
+        self.groups = groups  # near-duplicates (a video track): splits keep each group in one part
 
     def __len__(self) -> int:
         return len(self.images)
@@ -128,9 +134,13 @@ class ArrayDataset(torch.utils.data.Dataset):
         if extra.shape[1:] != self.images.shape[1:]:
             extra = np.stack([np.asarray(Image.fromarray(t).resize(self.images.shape[1:3], Image.BILINEAR))
                               for t in extra])
+        groups = None
+        if self.groups is not None:  # each template is its own group
+            start = int(np.max(self.groups)) + 1 if np.issubdtype(self.groups.dtype, np.integer) else 0
+            groups = np.concatenate([self.groups, np.arange(start, start + len(classes)).astype(self.groups.dtype)])
         ds = ArrayDataset(np.concatenate([self.images, extra]), np.concatenate([self.targets, classes]),
                           self.classes, name=self.name + "+templates", transform=self.transform,
-                          target_transform=self.target_transform, templates=self.templates)
+                          target_transform=self.target_transform, templates=self.templates, groups=groups)
         ids = {c: len(self) + i for i, c in enumerate(classes)}
         return ds, ids
 
@@ -144,6 +154,8 @@ class ArrayDataset(torch.utils.data.Dataset):
         ]
         if self.templates is not None:
             lines.append("    Templates: one clean render per class")
+        if self.groups is not None:
+            lines.append(f"    Groups: {len(np.unique(self.groups))} (near-duplicates kept in one part by splits)")
         if self.transform is not None:
             lines.append(f"    Transform: {self.transform!r}")
         return "\n".join(lines)

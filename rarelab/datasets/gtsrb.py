@@ -58,20 +58,49 @@ def gtsrb(root, *, split: str = "train", image_size: int | None = 32, download: 
         raise param_error("gtsrb", "split", "one of 'train', 'test', 'all'", split)
     root = Path(root).expanduser()
     if root.suffix == ".npz":
-        images, targets = _from_npz(root, split)
+        images, targets, groups, parts = _from_npz(root, split)
     elif download:
-        images, targets = _from_torchvision(root, split, image_size or 32, progress)
+        images, targets, groups, parts = _from_torchvision(root, split, image_size or 32, progress)
     else:
         base = root / "GTSRB" if (root / "GTSRB").is_dir() else root
         if not (base / "Final_Training").is_dir():
             raise DataUnavailableError(
                 f"No GTSRB data at root={str(root)!r}: expected an .npz file or a folder with "
                 f"GTSRB/Final_Training/Images. {_OFFLINE_HELP}")
-        images, targets = _from_official_layout(base, split, image_size or 32, progress)
+        images, targets, groups, parts = _from_official_layout(base, split, image_size or 32, progress)
     if image_size is not None and images.shape[1] != image_size:
         images = np.stack([np.asarray(Image.fromarray(im).resize((image_size, image_size), Image.BILINEAR))
                            for im in images])
-    return ArrayDataset(images, targets, GTSRB_CLASSES, name=f"gtsrb-{split}", transform=transform)
+    ds = ArrayDataset(images, targets, GTSRB_CLASSES, name=f"gtsrb-{split}", transform=transform, groups=groups)
+    ds.official_split = parts  # "train"/"test" per item: the official test split can serve as pool
+    return ds
+
+
+# Track ids: the training set is made of 30-frame tracks of one physical sign each; test
+# images are independent (each its own group).
+_TRACK = 30
+_TEST_GROUP0 = 10**7
+
+
+def _track_groups_from_order(targets: np.ndarray) -> np.ndarray | None:
+    """Tracks from the storage order of an .npz: class by class, 30 frames a track. Only
+    where that order holds (classes contiguous, nearly all class sizes multiples of 30);
+    otherwise None, and splits fall back to items."""
+    changes = np.flatnonzero(np.diff(targets)) + 1
+    counts = np.bincount(targets)
+    present = counts[counts > 0]
+    if len(changes) + 1 != len(present) or np.mean(present % _TRACK == 0) < 0.9:
+        return None
+    starts = np.r_[0, changes]
+    pos = np.arange(len(targets)) - np.repeat(starts, np.diff(np.r_[starts, len(targets)]))
+    return targets.astype(np.int64) * 1000 + pos // _TRACK
+
+
+def _track_of(path) -> int:
+    """``TTTTT_FFFFF.ppm``: the track number of an official training file."""
+    stem = Path(path).stem
+    head = stem.split("_")[0]
+    return int(head) if head.isdigit() else abs(hash(stem)) % 1000
 
 
 def _from_npz(path: Path, split: str):
@@ -88,9 +117,18 @@ def _from_npz(path: Path, split: str):
                     "Save it with np.savez(path, Xtr=..., ytr=..., Xte=..., yte=...).")
             images = np.concatenate([f[x] for x, _ in parts])
             targets = np.concatenate([f[y] for _, y in parts]).astype(np.int64)
+            n_train = len(f["ytr"]) if split != "test" else 0
     except (OSError, ValueError) as exc:
         raise DataUnavailableError(f"Could not read GTSRB file {str(path)!r}: {exc}") from exc
-    return images, targets
+    groups = None
+    if n_train:
+        train_groups = _track_groups_from_order(targets[:n_train])
+        if train_groups is not None:
+            groups = np.r_[train_groups, _TEST_GROUP0 + np.arange(len(targets) - n_train)]
+    elif split == "test":
+        groups = _TEST_GROUP0 + np.arange(len(targets))
+    official = np.array(["train"] * n_train + ["test"] * (len(targets) - n_train))
+    return images, targets, groups, official
 
 
 def _read_image(path: Path, size: int) -> np.ndarray:
@@ -109,6 +147,7 @@ def _from_official_layout(base: Path, split: str, size: int, progress: bool):
             with open(gt, newline="") as fh:
                 items += [(class_dir / row["Filename"], int(row["ClassId"]))
                           for row in csv.DictReader(fh, delimiter=";")]
+    n_train = len(items)
     if split in ("test", "all"):
         test = base / "Final_Test"
         gt = test / "GT-final_test.csv"
@@ -121,13 +160,16 @@ def _from_official_layout(base: Path, split: str, size: int, progress: bool):
     if not items:
         raise DataUnavailableError(f"No GTSRB images found under {str(base)!r}. {_OFFLINE_HELP}")
     images = np.stack([_read_image(p, size) for p, _ in tqdm(items, desc="reading GTSRB", disable=not progress)])
-    return images, np.array([t for _, t in items], dtype=np.int64)
+    targets = np.array([t for _, t in items], dtype=np.int64)
+    groups = np.array([t * 1000 + _track_of(p) for p, t in items[:n_train]]
+                      + [_TEST_GROUP0 + k for k in range(len(items) - n_train)], dtype=np.int64)
+    return images, targets, groups, np.array(["train"] * n_train + ["test"] * (len(items) - n_train))
 
 
 def _from_torchvision(root: Path, split: str, size: int, progress: bool):
     from torchvision.datasets import GTSRB
 
-    images, targets = [], []
+    images, targets, groups, parts = [], [], [], []
     for part in (["train", "test"] if split == "all" else [split]):
         try:
             ds = GTSRB(str(root), split=part, download=True)
@@ -136,4 +178,6 @@ def _from_torchvision(root: Path, split: str, size: int, progress: bool):
         for path, target in tqdm(ds._samples, desc=f"reading GTSRB {part}", disable=not progress):
             images.append(_read_image(Path(path), size))
             targets.append(target)
-    return np.stack(images), np.array(targets, dtype=np.int64)
+            groups.append(target * 1000 + _track_of(path) if part == "train" else _TEST_GROUP0 + len(groups))
+            parts.append(part)
+    return np.stack(images), np.array(targets, dtype=np.int64), np.array(groups, dtype=np.int64), np.array(parts)

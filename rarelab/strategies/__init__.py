@@ -7,10 +7,10 @@ from .._validation import param_error
 from ._balancing import Balanced, balancing_scores, should_balance
 from ._base import Candidates, PoolContext, Strategy
 from ._basic import MaxEntropy, RandomSampling, RareSoftmax
+from ._fewshot import ProtoNet, RelationNet, sample_episode
 from ._geometry import (
     CoreSet,
     CosinePrototype,
-    ProtoNet,
     cosine_to_centroid,
     k_center_greedy,
     min_sq_distances,
@@ -49,6 +49,7 @@ _FACTORIES = {
     "taast": TAAST,
     "taast-clip": lambda: TAAST(embeddings="clip"),
     "protonet": ProtoNet,
+    "relationnet": RelationNet,
 }
 STRATEGIES = tuple(_FACTORIES)
 NEEDS_BUDGET = tuple(n for n in STRATEGIES if n.endswith("+balancing"))
@@ -68,9 +69,9 @@ def get_strategy(name: str, *, budget: int | None = None, **params) -> Strategy:
 
 __all__ = [
     "NEEDS_BUDGET", "STRATEGIES", "TAAST", "Balanced", "Candidates", "CoreSet", "CosinePrototype", "MaxEntropy",
-    "MaxScore", "MinorityClassMining", "Mullapudi", "PoolContext", "ProtoNet", "RandomSampling", "RareSoftmax",
+    "MaxScore", "MinorityClassMining", "Mullapudi", "PoolContext", "ProtoNet", "RandomSampling", "RareSoftmax", "RelationNet",
     "Strategy", "Uncertainty", "WeightedEntropy", "adaptive_mode", "balancing_scores", "cosine_to_centroid",
     "entropy_scores", "get_strategy", "k_center_greedy", "least_confidence_scores", "margin_scores",
     "min_sq_distances", "pseudo_negatives", "random_scores", "rare_class_scores", "rarity_weights",
-    "reconstruction_scores", "select_top", "should_balance", "taast_scores", "weighted_entropy_scores",
+    "reconstruction_scores", "sample_episode", "select_top", "should_balance", "taast_scores", "weighted_entropy_scores",
 ]

@@ -13,6 +13,8 @@ def representation_groups(counts) -> tuple[np.ndarray, np.ndarray]:
     """Under- and over-represented classes w.r.t. the mean count of the classes present."""
     counts = np.asarray(counts, dtype=np.float64)
     present = np.flatnonzero(counts > 0)
+    if len(present) == 0:  # nothing labeled yet: no imbalance to speak of
+        return present, present
     mean = counts[present].mean()
     return present[counts[present] < mean], present[counts[present] >= mean]
 
@@ -57,6 +59,12 @@ def balancing_scores(features, target_proto, majority_protos) -> np.ndarray:
     return -num / np.maximum(den, 1e-12)
 
 
+def search_counts(ctx: PoolContext) -> np.ndarray:
+    """Labels the search acquired, per class (class ids only: 'not rare' names no class)."""
+    labels = np.array([y for y in ctx.extras.get("search_labels", {}).values() if y >= 0], dtype=np.int64)
+    return np.bincount(labels, minlength=ctx.proba.shape[1]).astype(np.float64)
+
+
 class Balanced(Strategy):
     """A base strategy until Eq. 8 says switch, then Eq. 9 picks for the rarest classes.
 
@@ -74,6 +82,11 @@ class Balanced(Strategy):
     After each pick, the targeted class's count is raised by one, as the paper updates the
     imbalance profile "after each manual labeling"; within a batch the label is not known
     yet, so the pick is assumed to hit its target.
+
+    Eq. 8 compares the labels left (``b - m``, search labels) with class counts, so the
+    counts are taken on the same basis: the labels the search acquired, per class (the
+    paper starts from no labels). Counting the initial training set as well would switch
+    at once on every split and the base function would never run.
     """
 
     def __init__(self, base: Strategy, *, budget: int, classes: str = "rare"):
@@ -89,7 +102,7 @@ class Balanced(Strategy):
         check_int("Balanced", "budget", self.budget, low=1)
         if self.classes not in ("rare", "all"):
             raise param_error("Balanced", "classes", "'rare' or 'all'", self.classes)
-        counts = ctx.labelled_counts(ctx.proba.shape[1]).astype(np.float64)
+        counts = search_counts(ctx)
         m = int(ctx.extras.get("labels_used", 0))
         if not should_balance(self.budget, m, counts):
             cand = self.base.query(ctx, per_class=per_class, random_state=random_state)
@@ -99,11 +112,14 @@ class Balanced(Strategy):
         if n > len(ctx.pool_ids):
             raise param_error("Balanced", "per_class", "at most pool size / number of rare classes", per_class)
         feats, train = ctx.pool_embeddings, ctx.train_embeddings
-        protos = {c: class_prototypes(train, ctx.train_labels, [c])[0] for c in np.flatnonzero(counts > 0)}
+        # Prototypes from every labeled item of a class (the initial set included): the best mean there is.
+        known = np.union1d(np.flatnonzero(counts > 0), np.asarray(ctx.rare_classes))
+        protos = {int(c): class_prototypes(train, ctx.train_labels, [c])[0] for c in known
+                  if np.any(ctx.train_labels == c)}
         taken = np.zeros(len(feats), bool)
         ids, target, score = [], [], []
         cache: dict = {}
-        allowed = np.array(ctx.rare_classes) if self.classes == "rare" else np.flatnonzero(counts > 0)
+        allowed = np.array(ctx.rare_classes) if self.classes == "rare" else np.array(sorted(protos))
         for _ in range(n):
             ur, over = representation_groups(counts)
             targets = np.intersect1d(ur, allowed)
@@ -111,8 +127,9 @@ class Balanced(Strategy):
                 targets = allowed
             c = int(targets[np.argmin(counts[targets])])
             key = (c, tuple(over))
+            majority = [protos[j] for j in over if j in protos] or [protos[c]]
             if key not in cache:  # scores change only when the target or the majority set changes
-                cache[key] = balancing_scores(feats, protos[c], [protos[j] for j in over])
+                cache[key] = balancing_scores(feats, protos[c], majority)
             s = np.where(taken, -np.inf, cache[key])
             i = int(np.argmax(s))
             taken[i] = True

@@ -1,4 +1,4 @@
-"""Feature-space strategies: core-set (k-center greedy), ProtoNet and cosine prototypes.
+"""Feature-space strategies: core-set (k-center greedy) and cosine prototypes.
 
 No strategy here builds an N x N matrix: distances are computed in chunks.
 """
@@ -75,18 +75,6 @@ class CoreSet(Strategy):
 def class_prototypes(features, labels, classes) -> np.ndarray:
     labels = np.asarray(labels)
     return np.stack([np.asarray(features)[labels == c].mean(axis=0) for c in classes])
-
-
-class ProtoNet(Strategy):
-    """Distance to the rare class's prototype, the mean of its training features (the
-    traffic-sign paper's Appendix, after Snell et al.): nearest first."""
-
-    name = "protonet"
-    per_class_ranking = True
-
-    def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
-        proto = class_prototypes(ctx.train_embeddings, ctx.train_labels, [cls])
-        return -min_sq_distances(ctx.pool_embeddings, proto)
 
 
 def row_norms(x) -> np.ndarray:

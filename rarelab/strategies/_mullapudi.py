@@ -39,12 +39,47 @@ def adaptive_mode(n_pos: int, n_neg: int) -> str:
     """Alg. 1 lines 9–12: most-likely-positive while ``|L_p| < |L_n|``, otherwise the margin.
 
     Before any negative is labeled there is no margin to query, so the positives' ranking is used.
+
+    Examples
+    --------
+    >>> adaptive_mode(1, 30), adaptive_mode(30, 30), adaptive_mode(5, 0)
+    ('positive', 'margin', 'positive')
     """
     return "positive" if n_neg == 0 or n_pos < n_neg else "margin"
 
 
+def auxiliary_labels(features, n_aux: int = 16, *, random_state=None, sample: int = 20_000) -> np.ndarray:
+    """Background splitting's auxiliary classes A_l (Alg. 1 line 2) by k-means on cached
+    features: the backbone rarelab caches has no ImageNet head to take them from."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    rng = check_random_state(random_state)
+    f = np.asarray(features, dtype=np.float32)
+    fit_on = f if len(f) <= sample else f[rng.choice(len(f), sample, replace=False)]
+    km = MiniBatchKMeans(n_clusters=min(n_aux, len(fit_on)), n_init=1, batch_size=2048,
+                         random_state=derive_seed(rng)).fit(fit_on)
+    return km.predict(f)
+
+
 class Mullapudi(Strategy):
-    """Cosine bootstrap, linear models on cached features, pseudo-negatives, adaptive query.
+    """Cosine bootstrap, linear models on cached features, pseudo-negatives, adaptive query,
+    background splitting (Mullapudi et al., Alg. 1).
+
+    Per rare class c: L_p are its labeled positives (I_p and the ones found), L_n the items
+    *queried for c* that were not c (Alg. 1 line 13; the other classes' queries are not
+    c's negatives). Round 0 ranks by cosine similarity to c's normalised centroid (lines
+    3-4). Later rounds train the linear model M^l on L_p, L_n and pseudo-negatives W_n
+    (line 15), drawn from the bottom half of the *current model's* ranking (line 14): a
+    first model, trained with W_n from the cosine ranking, ranks the pool, and the final
+    one is trained with W_n from that ranking's bottom half. While ``|L_p| < |L_n|`` the query
+    takes M^l's most likely positives (line 10), otherwise the items nearest its margin
+    (line 12); ``strategy_info`` records the mode of every class each round.
+
+    With ``background_splitting`` (the paper's trainBGSplit, linear version) negatives are
+    not one class: each carries an auxiliary label A_l (k-means clusters of the cached
+    features, line 2), M^l is a softmax over {c} and those, and P(c) ranks the pool.
+    The deep update of line 19 is the learner's own per-round training; under FineTune it
+    retrains the network on the labels, without the pseudo-negatives.
 
     Parameters
     ----------
@@ -54,21 +89,28 @@ class Mullapudi(Strategy):
         Refresh the cached features from the learner every Q rounds (Alg. 1 line 20).
     C : float
         Inverse regularisation of the linear model (logistic regression on L2-normalised features).
+    background_splitting : bool
+    n_aux : int
+        Auxiliary classes for background splitting.
     """
 
     name = "mullapudi"
     per_class_ranking = True
 
-    def __init__(self, *, f_a: float = 100.0, Q: int = 5, C: float = 1.0):
+    def __init__(self, *, f_a: float = 100.0, Q: int = 5, C: float = 1.0, background_splitting: bool = True,
+                 n_aux: int = 16):
         self.f_a = f_a
         self.Q = Q
         self.C = C
+        self.background_splitting = background_splitting
+        self.n_aux = n_aux
 
     def query(self, ctx: PoolContext, *, per_class: int, random_state=None):
         check_int("Mullapudi", "Q", self.Q, low=1)
         rnd = int(ctx.extras.get("round", 0))
         if not hasattr(self, "features_") or rnd % self.Q == 0:
             self.features_ = (np.empty(0, np.int64), None)  # cached features F, refreshed every Q rounds
+            self.aux_ = None
         self._rng = check_random_state(random_state)
         self.modes_ = {}
         cand = super().query(ctx, per_class=per_class, random_state=self._rng)
@@ -93,24 +135,57 @@ class Mullapudi(Strategy):
             return table
         return table[np.searchsorted(known, ids)]
 
+    def _aux(self, ctx: PoolContext, ids) -> np.ndarray:
+        """Auxiliary labels of ``ids`` (clusters fitted once per feature refresh, on the pool)."""
+        if self.aux_ is None:
+            pool_f = self._features(ctx, ctx.pool_ids)
+            self.aux_ = (np.asarray(ctx.pool_ids), auxiliary_labels(pool_f, self.n_aux, random_state=self._rng))
+            self.aux_model_ = None
+        pool_ids, labels = self.aux_
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(pool_ids, ids)
+        inside = (pos < len(pool_ids)) & (pool_ids[np.minimum(pos, len(pool_ids) - 1)] == ids)
+        out = np.zeros(len(ids), dtype=np.int64)
+        out[inside] = labels[pos[inside]]
+        if (~inside).any():  # labeled items left the pool: nearest cluster by the pool's cluster means
+            centers = np.stack([self._features(ctx, pool_ids[labels == k]).mean(0) if np.any(labels == k)
+                                else np.zeros(self._features(ctx, ids[:1]).shape[1]) for k in range(labels.max() + 1)])
+            out[~inside] = np.argmax(self._features(ctx, ids[~inside]) @ centers.T, axis=1)
+        return out
+
+    def _fit_rank(self, ctx, pos_f, neg_ids, neg_f, pool_f, ranking, n_pos, n_neg):
+        """Train M^l with pseudo-negatives from ``ranking``'s bottom half; return (P(c)-like
+        score, signed margin) over the pool."""
+        w_n = pseudo_negatives(ranking, n_pos, n_neg, self.f_a, random_state=self._rng)
+        X = np.concatenate([pos_f, neg_f, pool_f[w_n]])
+        if self.background_splitting:
+            aux = np.r_[self._aux(ctx, neg_ids), self._aux(ctx, ctx.pool_ids[w_n])] + 1
+            y = np.r_[np.zeros(len(pos_f), np.int64), aux]
+        else:
+            y = np.r_[np.zeros(len(pos_f), np.int64), np.ones(len(X) - len(pos_f), np.int64)]
+        model = LogisticRegression(C=self.C, max_iter=300, random_state=derive_seed(self._rng)).fit(X, y)
+        logp = model.predict_log_proba(pool_f)
+        col = int(np.flatnonzero(model.classes_ == 0)[0])
+        others = np.delete(logp, col, axis=1)
+        margin = logp[:, col] - others.max(axis=1)  # > 0 where c wins
+        return logp[:, col], margin
+
     def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
         search = ctx.extras.get("search_labels", {})
-        pos = ctx.train_ids[ctx.train_labels == cls]  # I_p and the positives found so far
-        neg = np.array([i for i, y in search.items() if y != cls], dtype=np.int64)
+        queried_for = ctx.extras.get("search_targets", {})
+        pos = ctx.train_ids[ctx.train_labels == cls]  # L_p: I_p and the positives found so far
+        neg = np.array([i for i, y in search.items() if y != cls and queried_for.get(i) == cls], dtype=np.int64)
         pool_f = self._features(ctx, ctx.pool_ids)
         pos_f = self._features(ctx, pos)
         r_pos = cosine_to_centroid(pool_f, pos_f)  # Alg. 1 lines 3-4
         if len(neg) == 0 and int(ctx.extras.get("round", 0)) == 0:
             self.modes_[cls] = "cosine"
             return r_pos
-        # Lines 13-18: pseudo-negatives from the bottom half, a linear model, both rankings.
-        w_n = pseudo_negatives(r_pos, len(pos), len(neg), self.f_a, random_state=self._rng)
-        X = np.concatenate([pos_f, self._features(ctx, neg) if len(neg) else np.empty((0, pool_f.shape[1])),
-                            pool_f[w_n]])
-        y = np.r_[np.ones(len(pos)), np.zeros(len(X) - len(pos))]
-        model = LogisticRegression(C=self.C, max_iter=1000, random_state=derive_seed(self._rng)).fit(X, y)
-        f = model.decision_function(pool_f)
+        neg_f = self._features(ctx, neg) if len(neg) else np.empty((0, pool_f.shape[1]), np.float32)
+        # Lines 14-18: W_n from the bottom half of the current model's ranking (a first
+        # model on the cosine ranking's pseudo-negatives gives that ranking), then M^l.
+        first, _ = self._fit_rank(ctx, pos_f, neg, neg_f, pool_f, r_pos, len(pos), len(neg))
+        score, margin = self._fit_rank(ctx, pos_f, neg, neg_f, pool_f, first, len(pos), len(neg))
         mode = adaptive_mode(len(pos), len(neg))
-        self.modes_[cls] = mode
-        return f if mode == "positive" else -np.abs(f)
-
+        self.modes_[cls] = f"{mode} (|L_p|={len(pos)}, |L_n|={len(neg)})"
+        return score if mode == "positive" else -np.abs(margin)

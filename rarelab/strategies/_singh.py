@@ -34,7 +34,14 @@ def train_recalibration(train_x, train_y, n_classes, *, gamma=2.0, max_epochs=50
     gen = torch.Generator().manual_seed(derive_seed(rng))
     x = torch.as_tensor(train_x, dtype=torch.float32)
     y = torch.as_tensor(train_y, dtype=torch.long)
-    hold = torch.from_numpy(rng.random(len(x)) < 0.1)
+    hold_np = rng.random(len(x)) < 0.1
+    # Never hold out a class's last training items: a rare class with one example would
+    # vanish from the recalibration layer's training set.
+    counts_all = np.bincount(np.asarray(train_y), minlength=n_classes)
+    held = np.bincount(np.asarray(train_y)[hold_np], minlength=n_classes)
+    for c in np.flatnonzero((held > 0) & (held >= counts_all)):  # all of c held out: keep c in training
+        hold_np[np.asarray(train_y) == c] = False
+    hold = torch.from_numpy(hold_np)
     if hold.sum() == 0 or hold.all():
         hold = torch.zeros(len(x), dtype=torch.bool)
     counts = torch.bincount(y[~hold], minlength=n_classes).float()
@@ -72,10 +79,17 @@ def train_recalibration(train_x, train_y, n_classes, *, gamma=2.0, max_epochs=50
 
 
 class LogitAutoencoder(nn.Module):
-    """Two-layer encoder (hidden 10, latent 9) and mirror decoder with ReLU (Singh Sec. 4)."""
+    """Two-layer encoder and mirror decoder with ReLU (Singh Sec. 4).
 
-    def __init__(self, n: int, hidden: int = 10, latent: int = 9):
+    The paper's sizes (hidden 10, latent 9) are for 10 classes: a bottleneck just under
+    the number of classes. Both scale with it here (hidden = n, latent = n - 1 by default),
+    so 43 logits are not squeezed through 9 units.
+    """
+
+    def __init__(self, n: int, hidden: int | None = None, latent: int | None = None):
         super().__init__()
+        hidden = hidden or n
+        latent = latent or max(1, n - 1)
         self.encoder = nn.Sequential(nn.Linear(n, hidden), nn.ReLU(), nn.Linear(hidden, latent), nn.ReLU())
         self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, n))
 
@@ -84,6 +98,9 @@ class LogitAutoencoder(nn.Module):
 
 
 def train_autoencoder(z, *, epochs=20, lr=1e-3, batch_size=256, random_state=None) -> LogitAutoencoder:
+    """Fit the autoencoder on training logits; ``ae.loss_history_`` holds the mean loss of
+    every epoch and ``ae.converged_`` whether the last epochs stopped improving by more
+    than 1 % (at most ``4 * epochs`` epochs are run to get there)."""
     rng = check_random_state(random_state)
     gen = torch.Generator().manual_seed(derive_seed(rng))
     z = torch.as_tensor(z, dtype=torch.float32)
@@ -91,12 +108,21 @@ def train_autoencoder(z, *, epochs=20, lr=1e-3, batch_size=256, random_state=Non
         torch.manual_seed(derive_seed(rng))
         ae = LogitAutoencoder(z.shape[1])
     opt = torch.optim.Adam(ae.parameters(), lr=lr)
-    for _ in range(epochs):
+    history = []
+    for epoch in range(4 * epochs):
+        total = 0.0
         for b in _batches(len(z), batch_size, gen):
             loss = ((ae(z[b]) - z[b]) ** 2).sum(dim=1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
+            total += loss.item() * len(b)
+        history.append(total / len(z))
+        # Converged: the last 3 epochs improved the loss by less than 1 % in all.
+        if epoch + 1 >= epochs and len(history) > 3 and history[-4] - history[-1] < 0.01 * history[-4]:
+            break
+    ae.loss_history_ = history
+    ae.converged_ = len(history) > 3 and history[-4] - history[-1] < 0.01 * history[-4]
     return ae
 
 
@@ -122,6 +148,10 @@ class MinorityClassMining(Strategy):
 
     name = "singh-mcm"
 
+    def select(self, ctx: PoolContext, budget: int, *, random_state=None):
+        cand = super().select(ctx, budget, random_state=random_state)
+        return type(cand)(cand.ids, cand.target, cand.score, info=dict(getattr(self, "info_", {})))
+
     def __init__(self, *, gamma: float = 2.0, ae_epochs: int = 20, chunk: int = 8192):
         self.gamma = gamma
         self.ae_epochs = ae_epochs
@@ -135,6 +165,8 @@ class MinorityClassMining(Strategy):
         with torch.no_grad():
             z_train = rc(torch.as_tensor(train_f, dtype=torch.float32))
         ae = train_autoencoder(z_train, epochs=self.ae_epochs, random_state=rng)
+        self.info_ = {"autoencoder": f"{len(ae.loss_history_)} epochs, loss {ae.loss_history_[0]:.3g} -> "
+                                    f"{ae.loss_history_[-1]:.3g}, {'converged' if ae.converged_ else 'NOT converged'}"}
         out = []
         for a in range(0, len(ctx.pool_ids), self.chunk):  # pool scoring in chunks
             f = ctx.learner.embed(ctx.pool_ids[a:a + self.chunk])

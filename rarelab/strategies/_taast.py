@@ -71,8 +71,15 @@ class TAAST(Strategy):
         self.confidence = confidence
         self.embeddings = embeddings
 
+    def counts(self, ctx: PoolContext) -> np.ndarray:
+        """n_c of Eq. 5: labeled items plus this round's pseudo-labels (confident predictions)."""
+        proba = ctx.proba
+        pseudo = proba.max(axis=1) >= self.confidence
+        return ctx.labelled_counts(proba.shape[1]) + np.bincount(proba.argmax(axis=1)[pseudo],
+                                                                  minlength=proba.shape[1])
+
     def scores(self, ctx: PoolContext, random_state=None) -> np.ndarray:
-        return taast_scores(ctx.proba, ctx.labelled_counts(ctx.proba.shape[1]), self.beta)
+        return taast_scores(ctx.proba, self.counts(ctx), self.beta)
 
     def _embed(self, ctx: PoolContext, positions) -> tuple[np.ndarray, str]:
         if self.embeddings == "clip":

@@ -29,19 +29,37 @@ def least_confidence_scores(proba) -> np.ndarray:
     return 1.0 - p.max(axis=1)
 
 
-def weighted_entropy_scores(proba, class_fractions) -> np.ndarray:
-    """Weighted Shannon entropy, ``-sum_k q_k log q_k`` with ``q_k = p_k / (b_k C)`` (Singh Sec. 4).
+def weighted_entropy_scores(proba, class_fractions, *, form: str = "inverse-proportion") -> np.ndarray:
+    """Shannon entropy weighted by inverse class proportions (Singh Sec. 4's baseline).
 
-    ``b_k`` is class k's share of the training set. Classes never labeled would divide by
-    zero, so their share is smoothed as ``(n_k + 1) / (n + C)`` (Laplace). Implemented as
-    printed: where ``q_k > 1`` (probability above a rare class's share) the term is negative,
-    so items leaning towards a rare class score *lower*.
+    ``form="inverse-proportion"`` (default): ``-sum_k (p_k / (b_k C)) log p_k``, the
+    paper's description, "Shannon entropy weighted by inverse class proportions". Every
+    term is non-negative, and a class with a small share ``b_k`` weighs more, so an item
+    leaning towards a rare class ranks above a confident common one.
+    ``form="literal"``: ``-sum_k q_k log q_k`` with ``q_k = p_k / (b_k C)``, the formula as
+    printed; where ``q_k > 1`` its term is negative, so it ranks rare-leaning items last.
+
+    ``b_k`` is class k's share of the training set, smoothed as ``(n_k + 1) / (n + C)``
+    (Laplace) so that a class never labeled does not divide by zero.
+
+    Examples
+    --------
+    >>> p = np.array([[0.98, 0.01, 0.01], [0.5, 0.1, 0.4]])
+    >>> s = weighted_entropy_scores(p, [0.9, 0.09, 0.01])
+    >>> bool((s >= 0).all() and s[1] > s[0])
+    True
     """
     p = check_probabilities(proba, owner="weighted_entropy_scores")
     b = np.asarray(class_fractions, dtype=np.float64)
     if b.shape != (p.shape[1],) or (b <= 0).any():
         raise param_error("weighted_entropy_scores", "class_fractions", f"{p.shape[1]} positive shares", b.shape)
-    q = p / (b * p.shape[1])
+    if form not in ("inverse-proportion", "literal"):
+        raise param_error("weighted_entropy_scores", "form", "'inverse-proportion' or 'literal'", form)
+    w = 1.0 / (b * p.shape[1])
+    logp = np.log(np.where(p > 0, p, 1.0))
+    if form == "inverse-proportion":
+        return 0.0 - np.sum(np.where(p > 0, w * p * logp, 0.0), axis=1)
+    q = p * w
     return 0.0 - np.sum(np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0), axis=1)
 
 
@@ -124,9 +142,17 @@ class MaxScore(Uncertainty):
 
 
 class WeightedEntropy(Strategy):
-    """Singh et al.'s weighted Shannon entropy baseline (Sec. 4), class shares from training."""
+    """Singh et al.'s weighted Shannon entropy baseline (Sec. 4), class shares from training.
+
+    ``form``: ``"inverse-proportion"`` (default, never negative) or ``"literal"`` (the
+    formula as printed); see :func:`weighted_entropy_scores`.
+    """
 
     name = "weighted-entropy"
 
+    def __init__(self, *, form: str = "inverse-proportion"):
+        self.form = form
+
     def scores(self, ctx: PoolContext, random_state=None) -> np.ndarray:
-        return weighted_entropy_scores(ctx.proba, smoothed_class_fractions(ctx.train_labels, ctx.proba.shape[1]))
+        return weighted_entropy_scores(ctx.proba, smoothed_class_fractions(ctx.train_labels, ctx.proba.shape[1]),
+                                       form=self.form)

@@ -149,6 +149,37 @@ class CandidateGallery(anywidget.AnyWidget):
             self.status = f"error: label not stored ({type(exc).__name__}: {exc}); the item stays unlabeled"
         self.send({"type": "ack", "t0": content.get("t0")})
 
+    def static_html(self) -> str:
+        """The gallery as plain HTML (thumbnails, rank, probability, label): what a page
+        without a kernel shows, e.g. the documentation site."""
+        import html
+
+        from ..plots import format_probability
+        from ..report import png_data_uri
+
+        side = self.thumb_size
+        pixels = np.frombuffer(self.pixels, np.uint8).reshape(-1, side, side, 3) if self.pixels else []
+        labels = {int(k): v for k, v in self.labels.items()}
+        cells = []
+        for it, im in zip(self.items, pixels):
+            lab = labels.get(it["id"])
+            tag = "" if lab is None else ("rare" if lab == self.rare_class else self._name(lab))
+            cells.append(f'<figure style="display:inline-block;margin:3px;width:{side + 6}px;text-align:center;'
+                         f'font:10px monospace"><img src="{png_data_uri(im)}" width="{side}" height="{side}" '
+                         f'alt="candidate {it["id"]}"><figcaption>#{it["rank"]} {format_probability(it["p"])}'
+                         f'{"<br>" + html.escape(tag) if tag else ""}</figcaption></figure>')
+        return (f'<div class="rarelab-gallery-static"><p><b>{html.escape(self.title)}</b></p>'
+                + "".join(cells) + "</div>")
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        # Front ends with a kernel show the live widget; static pages fall back to this picture.
+        data["text/html"] = self.static_html()
+        return bundle
+
     def send_preview(self, item: int) -> None:
         """Send the focused item's larger image, as one binary buffer."""
         side = self.preview_size
