@@ -33,16 +33,18 @@ def _gtsrb() -> str | None:
 PARAMETERS = {
     "01_toy_model": "SEEDS = 10",
     "02_active_search": "N_SAMPLES = 6000; RARE = 'rarest:5'; ROUNDS = 3; PER_CLASS = 30; INPUT_SIZE = 64; "
-                        "SEEDS = [0, 1]",
+    "SEEDS = [0, 1]",
     "03_feature_space": "N_SAMPLES = 6000; RARE = 'rarest:3'; INPUT_SIZE = 64",
     "04_synthetic_start": "N_SAMPLES = 6000; RARE = 'rarest:5'; ROUNDS = 3; PER_CLASS = 30; INPUT_SIZE = 64; "
-                          "SEEDS = [0, 1]",
+    "SEEDS = [0, 1]",
     "05_your_own_images": "N_POOL = 2500; PER_CLASS = 48; INPUT_SIZE = 64",
     "06_real_traffic_signs": f"ROOT = {_gtsrb()!r}; DOWNLOAD = False; SPLIT = 'test'; RARE = 'rarest:5'; "
-                             "ROUNDS = 2; PER_CLASS = 10; SEEDS = [0]; INPUT_SIZE = 64",
+    "ROUNDS = 2; PER_CLASS = 10; SEEDS = [0]; INPUT_SIZE = 64",
 }
-SETUP = ("from rarelab.plots import use_page_plotlyjs\n"
-         "use_page_plotlyjs()  # figures as HTML that draws with the site's own plotly.js")
+SETUP = (
+    "from rarelab.plots import use_page_plotlyjs\n"
+    "use_page_plotlyjs()  # figures as HTML that draws with the site's own plotly.js"
+)
 
 
 def execute(name: str) -> float:
@@ -70,8 +72,9 @@ def main(names=None) -> int:
         print("GTSRB not found (set RARELAB_GTSRB to an .npz or folder): tutorial 06 is built without running it.")
         names = [n for n in names if n != "06_real_traffic_signs"]
         OUT.mkdir(exist_ok=True)
-        nbformat.write(nbformat.read(NOTEBOOKS / "06_real_traffic_signs.ipynb", as_version=4),
-                       OUT / "06_real_traffic_signs.ipynb")
+        nbformat.write(
+            nbformat.read(NOTEBOOKS / "06_real_traffic_signs.ipynb", as_version=4), OUT / "06_real_traffic_signs.ipynb"
+        )
     for name in names:
         print(f"executing {name} ...", flush=True)
         print(f"  {execute(name):.0f} s", flush=True)

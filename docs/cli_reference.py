@@ -16,8 +16,11 @@ def write_cli_reference(path: Path) -> None:
     from rarelab.cli import build_parser
 
     parser = build_parser()
-    parts = ["# Command line\n", "Generated from `rarelab --help` when the site is built.\n",
-             "```text\n" + parser.format_help() + "```\n"]
+    parts = [
+        "# Command line\n",
+        "Generated from `rarelab --help` when the site is built.\n",
+        "```text\n" + parser.format_help() + "```\n",
+    ]
     for name, sub in _subparsers(parser):
         parts.append(f"## rarelab {name}\n\n```text\n{sub.format_help()}```\n")
         for inner, leaf in _subparsers(sub):

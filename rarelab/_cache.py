@@ -20,6 +20,7 @@ def cache_dir(*parts: str) -> Path:
 
 def save_npz_atomic(path: Path, **arrays) -> None:
     """Write an .npz so that a crash never leaves a half-written cache file behind."""
+
     def write(tmp):
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)

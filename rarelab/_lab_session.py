@@ -15,8 +15,15 @@ from pathlib import Path
 
 import nbformat
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str | None:
@@ -41,10 +48,22 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 def lab_session(root: Path, *, env: dict | None = None, timeout: float = 90.0):
     """Start ``jupyter lab`` serving ``root`` on 127.0.0.1; yields ``(base_url, token)``."""
     port, token = _free_port(), "rarelab-e2e"
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.disable_check_xsrf=True",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = open(root / "jupyter.log", "w")
     proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -78,12 +97,15 @@ def open_notebook(url: str, token: str, name: str):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{name}?token={token}")
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget "
-                                   "&& window.jupyterapp.shell.currentWidget.sessionContext "
-                                   "&& window.jupyterapp.shell.currentWidget.sessionContext.session "
-                                   "&& window.jupyterapp.shell.currentWidget.sessionContext.session.kernel "
-                                   "&& window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                                   ".connectionStatus === 'connected'", timeout=60_000)
+            page.wait_for_function(
+                "window.jupyterapp && window.jupyterapp.shell.currentWidget "
+                "&& window.jupyterapp.shell.currentWidget.sessionContext "
+                "&& window.jupyterapp.shell.currentWidget.sessionContext.session "
+                "&& window.jupyterapp.shell.currentWidget.sessionContext.session.kernel "
+                "&& window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                ".connectionStatus === 'connected'",
+                timeout=60_000,
+            )
             yield page
         finally:
             browser.close()
@@ -92,10 +114,12 @@ def open_notebook(url: str, token: str, name: str):
 def run_all(page, timeout_ms: int = 180_000) -> None:
     """Run every cell and wait until the kernel is idle again."""
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function("(() => { const nb = window.jupyterapp.shell.currentWidget.content;"
-                           " return nb.widgets.every(c => c.model.type !== 'code' || "
-                           "(c.model.executionCount !== null && c.promptNode.textContent.indexOf('*') < 0)); })()",
-                           timeout=timeout_ms)
+    page.wait_for_function(
+        "(() => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " return nb.widgets.every(c => c.model.type !== 'code' || "
+        "(c.model.executionCount !== null && c.promptNode.textContent.indexOf('*') < 0)); })()",
+        timeout=timeout_ms,
+    )
 
 
 def cell_types(page) -> list[str]:

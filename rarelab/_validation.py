@@ -74,11 +74,21 @@ def check_probabilities(proba, *, owner: str, name: str = "proba", n_classes: in
         raise param_error(owner, name, f"an array with {n_classes} columns (one per class)", f"{arr.shape[1]} columns")
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr).all(axis=1)))
-        raise param_error(owner, name, "finite", f"{bad} rows with NaN or inf",
-                          "Check the model's training: a diverged model gives NaN probabilities.")
+        raise param_error(
+            owner,
+            name,
+            "finite",
+            f"{bad} rows with NaN or inf",
+            "Check the model's training: a diverged model gives NaN probabilities.",
+        )
     if arr.size and (arr.min() < 0 or np.abs(arr.sum(axis=1) - 1).max() > 1e-3):
-        raise param_error(owner, name, "non-negative with rows summing to 1", "rows that do not",
-                          "Apply a softmax to logits before scoring.")
+        raise param_error(
+            owner,
+            name,
+            "non-negative with rows summing to 1",
+            "rows that do not",
+            "Apply a softmax to logits before scoring.",
+        )
     return arr
 
 

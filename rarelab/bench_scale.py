@@ -110,8 +110,13 @@ def bench_extraction(rows, tmp: Path) -> Path:
         except Exception as exc:  # noqa: BLE001 - a benchmark reports what failed and goes on
             rows.append((f"extract {engine}", "failed", f"{type(exc).__name__}: {exc}"[:70]))
             continue
-        rows.append((f"extract {engine} (2 workers)", f"{report.images_per_second:,.0f} images/s",
-                     f"{len(keys):,} files, Lite0 at {SCALE_INPUT}px, {report.seconds:.0f} s"))
+        rows.append(
+            (
+                f"extract {engine} (2 workers)",
+                f"{report.images_per_second:,.0f} images/s",
+                f"{len(keys):,} files, Lite0 at {SCALE_INPUT}px, {report.seconds:.0f} s",
+            )
+        )
     return files
 
 
@@ -123,8 +128,11 @@ def bench_resume(rows, tmp: Path, files: Path) -> None:
 
     chunk = 2048
     store_dir = tmp / "store-resume"
-    proc = subprocess.Popen([sys.executable, "-c", _EXTRACT_CHILD, str(files), str(store_dir), str(SCALE_INPUT),
-                             str(chunk)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EXTRACT_CHILD, str(files), str(store_dir), str(SCALE_INPUT), str(chunk)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     embedded = 0
     index = store_dir / f"efficientnet_lite0-DEFAULT-{SCALE_INPUT}px" / "index.sqlite"
     for line in proc.stdout:  # kill once half the files are embedded, whatever the chunk boundary
@@ -133,16 +141,23 @@ def bench_resume(rows, tmp: Path, files: Path) -> None:
             proc.kill()
             break
     proc.wait()
-    committed = sqlite3.connect(index).execute("SELECT COALESCE(SUM(n_rows), 0) FROM chunks WHERE committed=1"
-                                               ).fetchone()[0]
+    committed = (
+        sqlite3.connect(index).execute("SELECT COALESCE(SUM(n_rows), 0) FROM chunks WHERE committed=1").fetchone()[0]
+    )
     keys = [FileKey.of(p) for p in list_images(files)]
     t = time.perf_counter()
-    report = FeatureStore(store_dir, input_size=SCALE_INPUT, chunk_size=chunk).extract(keys, num_workers=2,
-                                                                                       progress=False)
+    report = FeatureStore(store_dir, input_size=SCALE_INPUT, chunk_size=chunk).extract(
+        keys, num_workers=2, progress=False
+    )
     lost = embedded - committed
-    rows.append(("resume killed extraction", f"{lost:,} images redone",
-                 f"killed after {embedded:,} embedded, {committed:,} committed (chunks of {chunk}); resume "
-                 f"extracted {report.n_extracted:,} = {len(keys):,} - {committed:,} in {time.perf_counter() - t:.0f} s"))
+    rows.append(
+        (
+            "resume killed extraction",
+            f"{lost:,} images redone",
+            f"killed after {embedded:,} embedded, {committed:,} committed (chunks of {chunk}); resume "
+            f"extracted {report.n_extracted:,} = {len(keys):,} - {committed:,} in {time.perf_counter() - t:.0f} s",
+        )
+    )
 
 
 def bench_propose(rows, tmp: Path) -> None:
@@ -155,18 +170,29 @@ def bench_propose(rows, tmp: Path) -> None:
         index_dir, run_dir = root / "index", root / "run"
         index_dir.mkdir()
         # First open resolves the store's index once and caches it beside the run, as a search does.
-        warm = subprocess.run([sys.executable, "-c", _PROPOSE_CHILD, str(n), str(root), str(index_dir),
-                               str(root / "warm")], capture_output=True, text=True)
-        out = subprocess.run([sys.executable, "-c", _PROPOSE_CHILD, str(n), str(root), str(index_dir), str(run_dir)],
-                             capture_output=True, text=True)
+        warm = subprocess.run(
+            [sys.executable, "-c", _PROPOSE_CHILD, str(n), str(root), str(index_dir), str(root / "warm")],
+            capture_output=True,
+            text=True,
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", _PROPOSE_CHILD, str(n), str(root), str(index_dir), str(run_dir)],
+            capture_output=True,
+            text=True,
+        )
         if warm.returncode or out.returncode:
             rows.append((f"propose {n:,} items", "failed", (warm.stderr or out.stderr).strip().splitlines()[-1][:70]))
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         peaks[n] = r["peak_mib"]
-        rows.append((f"propose {n:,} items", f"{r['propose']:.1f} s",
-                     f"peak RSS {r['peak_mib']:,.0f} MiB; open {r['open']:.1f} s, train {r['train']:.1f} s "
-                     f"(12k seed items); store written in {made:.0f} s"))
+        rows.append(
+            (
+                f"propose {n:,} items",
+                f"{r['propose']:.1f} s",
+                f"peak RSS {r['peak_mib']:,.0f} MiB; open {r['open']:.1f} s, train {r['train']:.1f} s "
+                f"(12k seed items); store written in {made:.0f} s",
+            )
+        )
     if len(peaks) == 2:
         a, b = sorted(peaks)
         rows.append((f"peak RSS growth {a:,} -> {b:,}", f"{peaks[b] - peaks[a]:,.0f} MiB", "target: at most 2.5 GB"))

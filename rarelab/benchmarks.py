@@ -27,8 +27,9 @@ def bench_rendering(rows):
     from .datasets.synth_signs import synth_signs
 
     for size, n in ((32, 2000), (64, 1000)):
-        t = _timeit(lambda n=n, size=size: synth_signs(n_samples=n, image_size=size, cache=False, progress=False),
-                   repeat=1)
+        t = _timeit(
+            lambda n=n, size=size: synth_signs(n_samples=n, image_size=size, cache=False, progress=False), repeat=1
+        )
         rows.append((f"synth_signs render {size}px", f"{n / t:,.0f} images/s", "1 core"))
 
 
@@ -64,8 +65,13 @@ def bench_scoring(rows):
     n, c = 100_000, 43
     logits = np.random.default_rng(0).standard_normal((n, c))
     proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    ctx = PoolContext(pool_ids=np.arange(n), proba=proba, rare_classes=tuple(range(10)),
-                      train_ids=np.arange(1), train_labels=np.zeros(1, int))
+    ctx = PoolContext(
+        pool_ids=np.arange(n),
+        proba=proba,
+        rare_classes=tuple(range(10)),
+        train_ids=np.arange(1),
+        train_labels=np.zeros(1, int),
+    )
     for strat in (RareSoftmax(), MaxEntropy()):
         t = _timeit(lambda s=strat: s.query(ctx, per_class=50, random_state=0))
         rows.append((f"{strat.name} query", f"{t * 1000:.0f} ms", "100k pool, 10 rare classes x 50"))
@@ -83,7 +89,9 @@ def bench_label_store(rows):
             lat.append(time.perf_counter() - t)
         store.close()
     lat = np.array(lat) * 1000
-    rows.append(("label -> SQLite (durable)", f"{np.median(lat):.2f} ms median", f"p95 {np.percentile(lat, 95):.2f} ms"))
+    rows.append(
+        ("label -> SQLite (durable)", f"{np.median(lat):.2f} ms median", f"p95 {np.percentile(lat, 95):.2f} ms")
+    )
 
 
 def bench_widgets(rows):
@@ -93,13 +101,17 @@ def bench_widgets(rows):
     if chromium_path() is None:
         rows.append(("gallery benchmarks", "skipped", "chromium not installed"))
         return
-    cells = ["import json, time\nfrom rarelab import RunConfig, create_run\nfrom rarelab.widgets import CandidateGallery",
-             "cfg = RunConfig(dataset_kwargs={'n_samples': 3000, 'progress': False}, rare_classes='rarest:1',\n"
-             "                per_class=200, input_size=32, epochs=3)\n"
-             "s = create_run(cfg, 'run', progress=False)\ns.train(); _ = s.propose()"]
+    cells = [
+        "import json, time\nfrom rarelab import RunConfig, create_run\nfrom rarelab.widgets import CandidateGallery",
+        "cfg = RunConfig(dataset_kwargs={'n_samples': 3000, 'progress': False}, rare_classes='rarest:1',\n"
+        "                per_class=200, input_size=32, epochs=3)\n"
+        "s = create_run(cfg, 'run', progress=False)\ns.train(); _ = s.propose()",
+    ]
     for k in (100, 200):
-        cells.append(f"t0 = time.time() * 1000\ng{k} = CandidateGallery(s, k={k})\ndisplay(g{k})\n"
-                     f"print('T0', t0, 'BYTES', len(g{k}.pixels) + len(json.dumps(g{k}.items)))")
+        cells.append(
+            f"t0 = time.time() * 1000\ng{k} = CandidateGallery(s, k={k})\ndisplay(g{k})\n"
+            f"print('T0', t0, 'BYTES', len(g{k}.pixels) + len(json.dumps(g{k}.items)))"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         from pathlib import Path
 
@@ -109,12 +121,19 @@ def bench_widgets(rows):
             run_all(page)
             page.wait_for_function("document.querySelectorAll(\".rarelab-gallery[data-ready='1']\").length === 2")
             for j, k in enumerate((100, 200)):
-                text = page.evaluate(f"window.jupyterapp.shell.currentWidget.content.widgets[{2 + j}]"
-                                     ".outputArea.node.innerText")
+                text = page.evaluate(
+                    f"window.jupyterapp.shell.currentWidget.content.widgets[{2 + j}].outputArea.node.innerText"
+                )
                 words = text.split()
                 t0, size = float(words[words.index("T0") + 1]), int(words[words.index("BYTES") + 1])
                 painted = float(page.locator(".rarelab-gallery").nth(j).get_attribute("data-painted-at"))
-                rows.append((f"gallery {k} candidates", f"{painted - t0:.0f} ms", f"call -> painted, {size / 1024:.0f} KiB message"))
+                rows.append(
+                    (
+                        f"gallery {k} candidates",
+                        f"{painted - t0:.0f} ms",
+                        f"call -> painted, {size / 1024:.0f} KiB message",
+                    )
+                )
             gallery = page.locator(".rarelab-gallery").nth(0)
             gallery.locator(".rl-cell:not(.rl-reference)").first.click()
             lat = []
@@ -122,12 +141,23 @@ def bench_widgets(rows):
                 page.keyboard.press("y")
                 page.wait_for_function(f"document.querySelectorAll('.rarelab-gallery')[0].dataset.acks === '{n}'")
                 lat.append(float(gallery.get_attribute("data-last-latency-ms")))
-    rows.append(("keypress -> stored label", f"{np.median(lat):.0f} ms median", f"p95 {np.percentile(lat, 95):.0f} ms, "
-                 "round trip through the kernel and SQLite"))
+    rows.append(
+        (
+            "keypress -> stored label",
+            f"{np.median(lat):.0f} ms median",
+            f"p95 {np.percentile(lat, 95):.0f} ms, round trip through the kernel and SQLite",
+        )
+    )
 
 
-BENCHES = {"render": bench_rendering, "features": bench_features, "head": bench_head, "scoring": bench_scoring,
-           "labels": bench_label_store, "widgets": bench_widgets}
+BENCHES = {
+    "render": bench_rendering,
+    "features": bench_features,
+    "head": bench_head,
+    "scoring": bench_scoring,
+    "labels": bench_label_store,
+    "widgets": bench_widgets,
+}
 
 
 def main(argv=None) -> None:
@@ -135,14 +165,15 @@ def main(argv=None) -> None:
     p.add_argument("--only", choices=sorted(BENCHES), action="append", help="run only these (repeatable)")
     a = p.parse_args(argv)
     rows: list[tuple[str, str, str]] = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{'cuda' if torch.cuda.is_available() else 'cpu only'}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{'cuda' if torch.cuda.is_available() else 'cpu only'}"
+    )
     for name in a.only or BENCHES:
         start = len(rows)
         BENCHES[name](rows)
         for what, figure, note in rows[start:]:
             print(f"  {what:<28} {figure:>20}   {note}", flush=True)
-
 
 
 _STRATEGY_CHILD = """
@@ -189,8 +220,9 @@ def bench_strategies(rows):
             rows.append((f"strategy {name}", "failed", out.stderr.strip().splitlines()[-1][:60]))
             continue
         dt, mb = out.stdout.split()
-        rows.append((f"strategy {name}", f"{float(dt):.2f} s", f"+{mb} MiB peak; 100k pool x 1280-d, 2k labeled, "
-                     "10 rare x 50"))
+        rows.append(
+            (f"strategy {name}", f"{float(dt):.2f} s", f"+{mb} MiB peak; 100k pool x 1280-d, 2k labeled, 10 rare x 50")
+        )
 
 
 BENCHES["strategies"] = bench_strategies

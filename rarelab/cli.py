@@ -50,8 +50,11 @@ def _available(name: str) -> bool:
 
 
 def _strategies(text: str) -> list[str]:
-    names = sorted(s for s in STRATEGIES if _available(s)) if text == "all" else \
-        [s.strip() for s in text.split(",") if s.strip()]
+    names = (
+        sorted(s for s in STRATEGIES if _available(s))
+        if text == "all"
+        else [s.strip() for s in text.split(",") if s.strip()]
+    )
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown strategies {unknown}; choose from {sorted(STRATEGIES)} or 'all'")
@@ -59,46 +62,82 @@ def _strategies(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rarelab", description="Find rare classes in an unlabeled image pool by "
-                                "ranking it with a classifier's tiny softmax outputs (active search).",
-                                epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="rarelab",
+        description="Find rare classes in an unlabeled image pool by "
+        "ranking it with a classifier's tiny softmax outputs (active search).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="compare strategies over seeds; writes metrics.csv and report.html",
-                         description="Run the active search for every strategy and seed on one split protocol, "
-                         "with a simulated oracle that reveals the ground truth. Each (strategy, seed) gets its "
-                         "own run directory under OUT/runs/, so an interrupted command resumes where it stopped.",
-                         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="compare strategies over seeds; writes metrics.csv and report.html",
+        description="Run the active search for every strategy and seed on one split protocol, "
+        "with a simulated oracle that reveals the ground truth. Each (strategy, seed) gets its "
+        "own run directory under OUT/runs/, so an interrupted command resumes where it stopped.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     g = run.add_argument_group("data")
     g.add_argument("--dataset", choices=sorted(DATASETS), default="synth_signs", help="default: %(default)s")
     g.add_argument("--root", help="path of the data: an .npz or a folder (gtsrb, image_folder)")
-    g.add_argument("--n-samples", type=int, default=12000, help="synth_signs only: images to render (default: %(default)s)")
+    g.add_argument(
+        "--n-samples", type=int, default=12000, help="synth_signs only: images to render (default: %(default)s)"
+    )
     g.add_argument("--image-size", type=int, default=None, help="resize images to this side (dataset default)")
-    g.add_argument("--rare-classes", default="rarest:10",
-                   help="'rarest:K', or class names or ids separated by commas (default: %(default)s)")
+    g.add_argument(
+        "--rare-classes",
+        default="rarest:10",
+        help="'rarest:K', or class names or ids separated by commas (default: %(default)s)",
+    )
     g.add_argument("--pool-cap", type=int, default=50, help="max pool items per rare class (default: %(default)s)")
     g.add_argument("--n-train", type=int, default=1, help="training samples per rare class (default: %(default)s)")
-    g.add_argument("--synthetic-start", action="store_true",
-                   help="start each rare class from its clean template (synth_signs only)")
-    g.add_argument("--split", choices=["train", "test", "all"], default=None,
-                   help="gtsrb only: which official split(s) to load (default: train)")
-    g.add_argument("--no-groups", dest="group_split", action="store_false",
-                   help="split item by item even where the dataset has groups (GTSRB tracks): leaks "
-                        "near-duplicates of the training item into the pool; for comparison only")
-    g.add_argument("--official-test-pool", action="store_true",
-                   help="rare classes take their training item from the official training split and "
-                        "their validation and pool items from the official test split (gtsrb --split all)")
+    g.add_argument(
+        "--synthetic-start",
+        action="store_true",
+        help="start each rare class from its clean template (synth_signs only)",
+    )
+    g.add_argument(
+        "--split",
+        choices=["train", "test", "all"],
+        default=None,
+        help="gtsrb only: which official split(s) to load (default: train)",
+    )
+    g.add_argument(
+        "--no-groups",
+        dest="group_split",
+        action="store_false",
+        help="split item by item even where the dataset has groups (GTSRB tracks): leaks "
+        "near-duplicates of the training item into the pool; for comparison only",
+    )
+    g.add_argument(
+        "--official-test-pool",
+        action="store_true",
+        help="rare classes take their training item from the official training split and "
+        "their validation and pool items from the official test split (gtsrb --split all)",
+    )
     g = run.add_argument_group("search")
-    g.add_argument("--strategies", type=_strategies, default=["rare-softmax", "entropy", "random"],
-                   help=f"comma-separated, or 'all': {', '.join(sorted(STRATEGIES))} "
-                        "(default: rare-softmax,entropy,random)")
+    g.add_argument(
+        "--strategies",
+        type=_strategies,
+        default=["rare-softmax", "entropy", "random"],
+        help=f"comma-separated, or 'all': {', '.join(sorted(STRATEGIES))} (default: rare-softmax,entropy,random)",
+    )
     g.add_argument("--rounds", type=int, default=5, help="query rounds T (default: %(default)s)")
-    g.add_argument("--per-class", type=int, default=50, help="N, items labeled per rare class and round (default: %(default)s)")
+    g.add_argument(
+        "--per-class", type=int, default=50, help="N, items labeled per rare class and round (default: %(default)s)"
+    )
     g.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 = seeds 0,1,2) or a list 0,4,7 (default: 1)")
     g = run.add_argument_group("model")
-    g.add_argument("--learner", choices=["linear", "finetune"], default="linear",
-                   help="linear: head on frozen cached features (fast on CPU); finetune: whole network, "
-                        "random-crop augmentation (GPU) (default: %(default)s)")
+    g.add_argument(
+        "--learner",
+        choices=["linear", "finetune"],
+        default="linear",
+        help="linear: head on frozen cached features (fast on CPU); finetune: whole network, "
+        "random-crop augmentation (GPU) (default: %(default)s)",
+    )
     g.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0", help="default: %(default)s")
     g.add_argument("--input-size", type=int, default=None, help="backbone input side (default: 96 Lite0, 128 ResNet18)")
     g.add_argument("--hidden", type=int, default=0, help="linear learner: hidden units of the head, 0 = linear")
@@ -108,23 +147,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    res = sub.add_parser("resume", help="continue one run directory for more rounds",
-                         description="Reopen a run directory (labels, round and phase as stored) and run it "
-                         "up to --rounds query rounds.")
+    res = sub.add_parser(
+        "resume",
+        help="continue one run directory for more rounds",
+        description="Reopen a run directory (labels, round and phase as stored) and run it "
+        "up to --rounds query rounds.",
+    )
     res.add_argument("run_dir")
     res.add_argument("--rounds", type=int, required=True, help="total query rounds to reach")
     res.add_argument("--quiet", action="store_true")
 
-    rep = sub.add_parser("report", help="rebuild OUT/metrics.csv and OUT/report.html from OUT/runs",
-                         description="Collect every run under OUT/runs into one metrics.csv and report.html.")
+    rep = sub.add_parser(
+        "report",
+        help="rebuild OUT/metrics.csv and OUT/report.html from OUT/runs",
+        description="Collect every run under OUT/runs into one metrics.csv and report.html.",
+    )
     rep.add_argument("out")
 
-    sub.add_parser("datasets", help="list the datasets and where they come from",
-                   description="List the datasets rarelab can load.")
+    sub.add_parser(
+        "datasets", help="list the datasets and where they come from", description="List the datasets rarelab can load."
+    )
     _add_search_parser(sub)
-    pr = sub.add_parser("predict", help="apply a run's trained model to image files",
-                        description="Classify image files with the model saved in a search's run directory; "
-                        "prints CSV: path, predicted class, its probability, and each rare class's probability.")
+    pr = sub.add_parser(
+        "predict",
+        help="apply a run's trained model to image files",
+        description="Classify image files with the model saved in a search's run directory; "
+        "prints CSV: path, predicted class, its probability, and each rare class's probability.",
+    )
     pr.add_argument("run_dir")
     pr.add_argument("files", nargs="+", help="image files (or folders, read recursively)")
     pr.add_argument("--out", help="write the CSV here instead of standard output")
@@ -143,22 +192,41 @@ _SEARCH_EPILOG = """the workflow:
 
 def _add_search_parser(sub) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    se = sub.add_parser("search", help="search your own unlabeled images (init, propose, label, commit, ...)",
-                        description="Find rare classes in your own unlabeled image pool: a labeled seed set, "
-                        "a folder of unlabeled files, and your answers.", epilog=_SEARCH_EPILOG, formatter_class=fmt)
+    se = sub.add_parser(
+        "search",
+        help="search your own unlabeled images (init, propose, label, commit, ...)",
+        description="Find rare classes in your own unlabeled image pool: a labeled seed set, "
+        "a folder of unlabeled files, and your answers.",
+        epilog=_SEARCH_EPILOG,
+        formatter_class=fmt,
+    )
     ss = se.add_subparsers(dest="search_command", required=True, metavar="STEP")
-    ini = ss.add_parser("init", help="create a search and extract features (resumable)", epilog=_SEARCH_EPILOG,
-                        formatter_class=fmt, description="Register the labeled seed set and the unlabeled pool, "
-                        "and extract every file's features into the feature store. Run it again after a kill to "
-                        "continue; unreadable files are listed in RUN/failed_files.csv.")
+    ini = ss.add_parser(
+        "init",
+        help="create a search and extract features (resumable)",
+        epilog=_SEARCH_EPILOG,
+        formatter_class=fmt,
+        description="Register the labeled seed set and the unlabeled pool, "
+        "and extract every file's features into the feature store. Run it again after a kill to "
+        "continue; unreadable files are listed in RUN/failed_files.csv.",
+    )
     ini.add_argument("run_dir")
     ini.add_argument("--labeled", help="labeled seed set: a folder of class folders, or a CSV/Parquet with path,label")
-    ini.add_argument("--pool", required=True, action="append",
-                     help="unlabeled images: a folder (read recursively), a .txt file list or a CSV/Parquet "
-                          "manifest with a path column; repeat for several")
+    ini.add_argument(
+        "--pool",
+        required=True,
+        action="append",
+        help="unlabeled images: a folder (read recursively), a .txt file list or a CSV/Parquet "
+        "manifest with a path column; repeat for several",
+    )
     ini.add_argument("--rare", required=True, help="rare class names, comma-separated (names, never ids)")
-    ini.add_argument("--rare-example", action="append", default=[], metavar="[NAME=]FILE",
-                     help="an example or clean template of a rare class with no folder in --labeled; repeatable")
+    ini.add_argument(
+        "--rare-example",
+        action="append",
+        default=[],
+        metavar="[NAME=]FILE",
+        help="an example or clean template of a rare class with no folder in --labeled; repeatable",
+    )
     ini.add_argument("--val", help="labeled validation set (folder or manifest): rare-class F1 is reported with it")
     ini.add_argument("--strategy", default="rare-softmax", choices=sorted(STRATEGIES), help="default: %(default)s")
     ini.add_argument("--per-class", type=int, default=50, help="candidates per rare class and round (default: 50)")
@@ -168,26 +236,37 @@ def _add_search_parser(sub) -> None:
     ini.add_argument("--image-size", type=int, default=128, help="side of thumbnails and fine-tuning inputs")
     ini.add_argument("--epochs", type=int, default=20)
     ini.add_argument("--seed", type=int, default=0)
-    ini.add_argument("--engine", choices=["local", "ray"], default="local",
-                     help="local: DataLoader workers; ray: Ray Data over a cluster (pip install 'rarelab[ray]')")
+    ini.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: DataLoader workers; ray: Ray Data over a cluster (pip install 'rarelab[ray]')",
+    )
     ini.add_argument("--ray-address", help="join a Ray cluster: 'auto' on a cluster node, or ray://HEAD:10001")
     ini.add_argument("--workers", type=int, default=None, help="decoding workers / Ray actors (default: CPUs, max 8)")
-    ini.add_argument("--feature-store", help="feature store folder (default: $RARELAB_CACHE_DIR/feature-store); "
-                                              "on a cluster, a shared folder")
+    ini.add_argument(
+        "--feature-store",
+        help="feature store folder (default: $RARELAB_CACHE_DIR/feature-store); on a cluster, a shared folder",
+    )
     ini.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
-    for name, text in [("propose", "train if needed, score the pool, write candidates.csv and candidates.html"),
-                       ("commit", "move this round's labels into training; next round"),
-                       ("status", "where the search stands"),
-                       ("scan", "add files that appeared in the pool since; only they are extracted")]:
+    for name, text in [
+        ("propose", "train if needed, score the pool, write candidates.csv and candidates.html"),
+        ("commit", "move this round's labels into training; next round"),
+        ("status", "where the search stands"),
+        ("scan", "add files that appeared in the pool since; only they are extracted"),
+    ]:
         sp = ss.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         sp.add_argument("run_dir")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "propose":
             sp.add_argument("--per-class", type=int, default=None, help="candidates per rare class (default: init's)")
-    lab = ss.add_parser("label", help="import your answers from a CSV (each stored at once)",
-                        description="Import labels from a CSV with columns 'path' (or 'item_id') and 'label' "
-                        "(a class name, or 'not' for an item of no rare class). Every row is checked first: "
-                        "a file with a bad row stores nothing.")
+    lab = ss.add_parser(
+        "label",
+        help="import your answers from a CSV (each stored at once)",
+        description="Import labels from a CSV with columns 'path' (or 'item_id') and 'label' "
+        "(a class name, or 'not' for an item of no rare class). Every row is checked first: "
+        "a file with a bad row stores nothing.",
+    )
     lab.add_argument("run_dir")
     lab.add_argument("--csv", required=True)
     exp = ss.add_parser("export", help="write every label given so far as CSV")
@@ -199,17 +278,32 @@ def _cmd_search(a) -> int:
     from . import search as S
 
     if a.search_command == "init":
-        settings = dict(strategy=a.strategy, per_class=a.per_class, learner=a.learner, backbone=a.backbone,
-                        input_size=a.input_size, image_size=a.image_size, epochs=a.epochs, seed=a.seed,
-                        engine=a.engine, num_workers=a.workers, ray_address=a.ray_address,
-                        feature_store=a.feature_store, device=a.device)
-        search = S.init_search(a.run_dir, labeled=a.labeled, pool=a.pool, rare=a.rare,
-                               rare_examples=a.rare_example, val=a.val, **settings)
+        settings = dict(
+            strategy=a.strategy,
+            per_class=a.per_class,
+            learner=a.learner,
+            backbone=a.backbone,
+            input_size=a.input_size,
+            image_size=a.image_size,
+            epochs=a.epochs,
+            seed=a.seed,
+            engine=a.engine,
+            num_workers=a.workers,
+            ray_address=a.ray_address,
+            feature_store=a.feature_store,
+            device=a.device,
+        )
+        search = S.init_search(
+            a.run_dir, labeled=a.labeled, pool=a.pool, rare=a.rare, rare_examples=a.rare_example, val=a.val, **settings
+        )
         print(S.status(search))
         return 0
     quiet = getattr(a, "quiet", False)
-    search = S.scan_pool(a.run_dir, progress=not quiet) if a.search_command == "scan" else \
-        S.open_search(a.run_dir, progress=not quiet)
+    search = (
+        S.scan_pool(a.run_dir, progress=not quiet)
+        if a.search_command == "scan"
+        else S.open_search(a.run_dir, progress=not quiet)
+    )
     if a.search_command == "propose":
         if a.per_class is not None:
             search.per_class = check_int("search propose", "per_class", a.per_class, low=1)
@@ -228,8 +322,9 @@ def _cmd_search(a) -> int:
         n = len(search.pending_labels_)
         search.commit()
         rec = search.history_[-1]
-        print(f"Committed {n} labels of round {rec['round']}: {rec['hits']} in rare classes. "
-              f"Now round {search.round_}.")
+        print(
+            f"Committed {n} labels of round {rec['round']}: {rec['hits']} in rare classes. Now round {search.round_}."
+        )
     elif a.search_command == "export":
         print(f"Wrote {search.export_labels(a.csv)}")
     else:
@@ -278,12 +373,28 @@ def _config_from_args(a, strategy: str, seed: int):
         kwargs["split"] = a.split
     if a.quiet and a.dataset in ("synth_signs", "gtsrb", "image_folder"):
         kwargs["progress"] = False
-    return RunConfig(dataset=a.dataset, root=a.root, dataset_kwargs=kwargs, rare_classes=a.rare_classes,
-                     n_train=a.n_train, pool_cap=a.pool_cap, synthetic_start=a.synthetic_start,
-                     group_split=a.group_split, official_test_pool=a.official_test_pool, strategy=strategy,
-                     per_class=a.per_class, rounds=a.rounds, seed=seed, learner=a.learner, backbone=a.backbone,
-                     input_size=a.input_size, hidden=a.hidden, epochs=a.epochs, warm_start=a.warm_start,
-                     device=a.device)
+    return RunConfig(
+        dataset=a.dataset,
+        root=a.root,
+        dataset_kwargs=kwargs,
+        rare_classes=a.rare_classes,
+        n_train=a.n_train,
+        pool_cap=a.pool_cap,
+        synthetic_start=a.synthetic_start,
+        group_split=a.group_split,
+        official_test_pool=a.official_test_pool,
+        strategy=strategy,
+        per_class=a.per_class,
+        rounds=a.rounds,
+        seed=seed,
+        learner=a.learner,
+        backbone=a.backbone,
+        input_size=a.input_size,
+        hidden=a.hidden,
+        epochs=a.epochs,
+        warm_start=a.warm_start,
+        device=a.device,
+    )
 
 
 def _cmd_run(a) -> int:
@@ -304,9 +415,12 @@ def _cmd_run(a) -> int:
             search.run(a.rounds)
             last = search.history_[-1]
             first_hits = search.history_[0].get("hits")
-            print(f"{strategy:>14} seed {seed}: round-1 hits per rare class "
-                  f"{first_hits / len(search.rare_classes):.1f}, final N_rare {last['n_rare']:.1f}, "
-                  f"final rare F1 {last['f1_rare']:.3f}  [{time.perf_counter() - t0:.0f}s]", flush=True)
+            print(
+                f"{strategy:>14} seed {seed}: round-1 hits per rare class "
+                f"{first_hits / len(search.rare_classes):.1f}, final N_rare {last['n_rare']:.1f}, "
+                f"final rare F1 {last['f1_rare']:.3f}  [{time.perf_counter() - t0:.0f}s]",
+                flush=True,
+            )
             search.store.close()
     rows = _collect(out)
     print("\n" + format_table(summary_table(rows)))
@@ -341,23 +455,40 @@ def _collect(out: Path) -> list[dict]:
         search = open_run(d, dataset=base, progress=False)
         ds, rare = search.dataset, search.rare_classes
         pool_per_class = [int(np.sum(ds.targets[search.split.pool] == c)) for c in rare]
-        max_n_rare = float(np.mean(np.array(pool_per_class) + [np.sum(ds.targets[search.split.train] == c)
-                                                              for c in rare]))
+        max_n_rare = float(
+            np.mean(np.array(pool_per_class) + [np.sum(ds.targets[search.split.train] == c) for c in rare])
+        )
         cand = search.store.candidates(0)
         for c in rare[:3]:
             top = [(i, s) for i, t, s, _ in cand if t == c][:30]
             ids = np.array([i for i, _ in top], dtype=np.int64)
             ref_id = search.split.synthetic.get(c, next((i for i in search.split.train if ds.targets[i] == c), None))
-            galleries.append(gallery_html(ds.load_images(ids), [s for _, s in top], ds.targets[ids] == c,
-                                          title=f"{ds.classes[c]}: top {len(top)} of the pool in round 0 "
-                                                f"({int(np.sum(ds.targets[ids] == c))} are this class)",
-                                          reference=ds.load_images([ref_id])[0] if ref_id is not None else None))
-        notes = (f"Dataset {ds.name}; {len(rare)} rare classes; device {search.history_[0].get('device', '?')}; "
-                 f"config of the first run: {html.escape(json.dumps(cfg))}")
+            galleries.append(
+                gallery_html(
+                    ds.load_images(ids),
+                    [s for _, s in top],
+                    ds.targets[ids] == c,
+                    title=f"{ds.classes[c]}: top {len(top)} of the pool in round 0 "
+                    f"({int(np.sum(ds.targets[ids] == c))} are this class)",
+                    reference=ds.load_images([ref_id])[0] if ref_id is not None else None,
+                )
+            )
+        notes = (
+            f"Dataset {ds.name}; {len(rare)} rare classes; device {search.history_[0].get('device', '?')}; "
+            f"config of the first run: {html.escape(json.dumps(cfg))}"
+        )
         search.store.close()
         break
-    write_report(out / "report.html", rows, title=f"rarelab: {out.name}", max_n_rare=max_n_rare,
-                 galleries=galleries, notes=notes, pr_curves=pr_curves, n_relevant=n_relevant)
+    write_report(
+        out / "report.html",
+        rows,
+        title=f"rarelab: {out.name}",
+        max_n_rare=max_n_rare,
+        galleries=galleries,
+        notes=notes,
+        pr_curves=pr_curves,
+        n_relevant=n_relevant,
+    )
     return rows
 
 
@@ -376,7 +507,8 @@ def _ranking_hits(run_dirs, dataset) -> tuple[dict, int]:
             if cand:
                 labels = store.labels(round=0)
                 curves.setdefault(json.loads((d / "config.json").read_text())["strategy"], []).append(
-                    ranking_hits(cand, labels, rare))
+                    ranking_hits(cand, labels, rare)
+                )
             if not n_relevant:
                 from .experiment import open_run
 
@@ -424,13 +556,14 @@ def main(argv=None) -> int:
     except (RarelabError, OSError, json.JSONDecodeError, sqlite3.Error) as exc:
         # Everything a user can cause (bad input, a missing or unreadable file, a locked
         # store) is one line and exit code 2, never a traceback.
-        print(f"rarelab: error: {type(exc).__name__ + ': ' if not isinstance(exc, RarelabError) else ''}{exc}",
-              file=sys.stderr)
+        print(
+            f"rarelab: error: {type(exc).__name__ + ': ' if not isinstance(exc, RarelabError) else ''}{exc}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("rarelab: interrupted; every committed label and feature chunk is kept.", file=sys.stderr)
         return 130
-
 
 
 if __name__ == "__main__":

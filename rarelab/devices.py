@@ -16,8 +16,13 @@ def choose_device(device=None) -> torch.device:
     except (RuntimeError, TypeError) as exc:
         raise param_error("choose_device", "device", "None, 'auto', 'cpu', 'cuda' or 'cuda:N'", device) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise param_error("choose_device", "device", "a device this machine has", device,
-                          "No CUDA GPU is visible; use device='cpu' or 'auto'.")
+        raise param_error(
+            "choose_device",
+            "device",
+            "a device this machine has",
+            device,
+            "No CUDA GPU is visible; use device='cpu' or 'auto'.",
+        )
     return dev
 
 

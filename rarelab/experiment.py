@@ -76,7 +76,9 @@ def resolve_classes(tokens, classes, *, owner: str = "resolve_classes", name: st
             out.append(int(item))
         else:
             near = difflib.get_close_matches(item, classes, n=3)
-            hint = f"Did you mean {near}?" if near else f"Known classes: {classes[:8]}{'...' if len(classes) > 8 else ''}"
+            hint = (
+                f"Did you mean {near}?" if near else f"Known classes: {classes[:8]}{'...' if len(classes) > 8 else ''}"
+            )
             raise param_error(owner, name, f"class names, or class ids in [0, {len(classes) - 1}]", item, hint)
     return sorted(set(out))
 
@@ -113,22 +115,51 @@ def build_search(config: RunConfig, *, run_dir=None, dataset=None, progress: boo
     if config.official_test_pool:
         official = getattr(dataset, "official_split", None)
         if official is None or not np.any(official == "test") or not np.any(official == "train"):
-            raise param_error("RunConfig", "official_test_pool", "used with a dataset holding both official splits",
-                              dataset.name, "Load GTSRB with split='all' (--split all).")
+            raise param_error(
+                "RunConfig",
+                "official_test_pool",
+                "used with a dataset holding both official splits",
+                dataset.name,
+                "Load GTSRB with split='all' (--split all).",
+            )
         train_from = official == "train"
         if template_ids:
             train_from = np.r_[train_from, np.ones(len(dataset) - len(train_from), bool)]
-    split = rare_class_split(dataset.targets, rare, n_train=config.n_train, pool_cap=config.pool_cap,
-                             common_fractions=tuple(config.common_fractions), template_ids=template_ids,
-                             groups=groups, rare_train_from=train_from, random_state=split_seed)
-    common = dict(dataset=dataset, backbone=config.backbone, input_size=config.input_size, epochs=config.epochs,
-                  warm_start=config.warm_start, device=config.device, random_state=learner_seed, progress=progress)
+    split = rare_class_split(
+        dataset.targets,
+        rare,
+        n_train=config.n_train,
+        pool_cap=config.pool_cap,
+        common_fractions=tuple(config.common_fractions),
+        template_ids=template_ids,
+        groups=groups,
+        rare_train_from=train_from,
+        random_state=split_seed,
+    )
+    common = dict(
+        dataset=dataset,
+        backbone=config.backbone,
+        input_size=config.input_size,
+        epochs=config.epochs,
+        warm_start=config.warm_start,
+        device=config.device,
+        random_state=learner_seed,
+        progress=progress,
+    )
     learner = LinearProbe(hidden=config.hidden, **common) if config.learner == "linear" else FineTune(**common)
     budget = config.rounds * config.per_class * len(rare) if config.strategy in NEEDS_BUDGET else None
-    return ActiveSearch(dataset=dataset, split=split, learner=learner,
-                        strategy=get_strategy(config.strategy, budget=budget),
-                        per_class=config.per_class, oracle=SimulatedOracle(dataset.targets), run_dir=run_dir,
-                        random_state=strategy_seed, name=config.strategy, seed=config.seed)
+    return ActiveSearch(
+        dataset=dataset,
+        split=split,
+        learner=learner,
+        strategy=get_strategy(config.strategy, budget=budget),
+        per_class=config.per_class,
+        oracle=SimulatedOracle(dataset.targets),
+        run_dir=run_dir,
+        random_state=strategy_seed,
+        name=config.strategy,
+        seed=config.seed,
+    )
 
 
 def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = True) -> ActiveSearch:
@@ -150,7 +181,8 @@ def create_run(config: RunConfig, run_dir, *, dataset=None, progress: bool = Tru
         if {k: v for k, v in stored.items() if k != "rounds"} != {k: v for k, v in wanted.items() if k != "rounds"}:
             raise InvalidParameterError(
                 f"The run directory {str(run_dir)!r} holds a run with another config. Choose a new --out, "
-                "or reopen it with `rarelab resume` / open_run().")
+                "or reopen it with `rarelab resume` / open_run()."
+            )
         if stored.get("rounds") != wanted["rounds"]:
             write_text_atomic(cfg_path, json.dumps(wanted, indent=2))
         return open_run(run_dir, dataset=dataset, progress=progress)
@@ -176,8 +208,9 @@ def open_run(run_dir, *, dataset=None, progress: bool = True) -> ActiveSearch:
         config = RunConfig(**stored)
     except TypeError as exc:
         known = sorted(RunConfig.__dataclass_fields__)
-        raise InvalidParameterError(f"{str(cfg_path)!r} does not describe a rarelab run ({exc}); "
-                                    f"its keys must be among {known}.") from None
+        raise InvalidParameterError(
+            f"{str(cfg_path)!r} does not describe a rarelab run ({exc}); its keys must be among {known}."
+        ) from None
     return build_search(config, run_dir=run_dir, dataset=dataset, progress=progress)
 
 
@@ -187,8 +220,9 @@ def read_config(path) -> dict:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise InvalidParameterError(f"{str(path)!r} is not valid JSON ({exc}). Restore it, or start a new run "
-                                    "in another folder.") from None
+        raise InvalidParameterError(
+            f"{str(path)!r} is not valid JSON ({exc}). Restore it, or start a new run in another folder."
+        ) from None
     if not isinstance(data, dict):
         raise InvalidParameterError(f"{str(path)!r} must hold a JSON object, not {type(data).__name__}.")
     return data

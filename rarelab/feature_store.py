@@ -78,21 +78,28 @@ class FeatureStore:
     >>> x = store.read(*store.lookup(keys))                                # doctest: +SKIP
     """
 
-    def __init__(self, root=None, *, backbone: str = "efficientnet_lite0", weights: str | None = "DEFAULT",
-                 input_size: int | None = None, chunk_size: int = 2048):
+    def __init__(
+        self,
+        root=None,
+        *,
+        backbone: str = "efficientnet_lite0",
+        weights: str | None = "DEFAULT",
+        input_size: int | None = None,
+        chunk_size: int = 2048,
+    ):
         if backbone not in BACKBONES or backbone == "small_cnn":
             raise param_error("FeatureStore", "backbone", f"a pretrained backbone of {BACKBONES[:-1]}", backbone)
         self.backbone = backbone
         self.weights = weights
-        self.input_size = check_int("FeatureStore", "input_size", input_size or DEFAULT_INPUT_SIZE[backbone],
-                                    low=16, high=1024)
+        self.input_size = check_int(
+            "FeatureStore", "input_size", input_size or DEFAULT_INPUT_SIZE[backbone], low=16, high=1024
+        )
         self.chunk_size = check_int("FeatureStore", "chunk_size", chunk_size, low=1)
         self.key = f"{backbone}-{weights or 'random'}-{self.input_size}px"
         self.root = Path(root).expanduser() if root is not None else cache_dir("feature-store")
         self.dir = self.root / self.key
         (self.dir / "chunks").mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.dir / "index.sqlite", isolation_level=None, check_same_thread=False,
-                                   timeout=60)
+        self._db = sqlite3.connect(self.dir / "index.sqlite", isolation_level=None, check_same_thread=False, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -150,8 +157,13 @@ class FeatureStore:
         """Rows as float32 (n, d), by random access through the chunks' memory maps."""
         chunk, row = np.asarray(chunk, dtype=np.int64), np.asarray(row, dtype=np.int64)
         if len(chunk) and chunk.min() < 0:
-            raise param_error("FeatureStore.read", "chunk", "chunks of stored files only", "missing or failed files",
-                              "Extract them first (FeatureStore.extract) and drop the failed ones.")
+            raise param_error(
+                "FeatureStore.read",
+                "chunk",
+                "chunks of stored files only",
+                "missing or failed files",
+                "Extract them first (FeatureStore.extract) and drop the failed ones.",
+            )
         out = np.empty((len(chunk), self.dim or 0), dtype=np.float32)
         for c in np.unique(chunk):
             at = np.flatnonzero(chunk == c)
@@ -183,7 +195,7 @@ class FeatureStore:
             c = int(chunk[g[0]])
             # A plain read, not the cached memory map: streamed chunks must not stay resident.
             data = np.load(self.dir / "chunks" / f"{c:08d}.npy")
-            out[at:at + len(g)] = data[row[g]]
+            out[at : at + len(g)] = data[row[g]]
             at += len(g)
         return pos, out
 
@@ -192,8 +204,9 @@ class FeatureStore:
         """Commit one chunk: ``features`` (n, d) of ``keys``, plus failed files; returns its id."""
         features = np.asarray(features)
         if features.ndim != 2 or len(features) != len(keys):
-            raise param_error("FeatureStore.add", "features", f"an array of shape ({len(keys)}, d)",
-                              f"shape {features.shape}")
+            raise param_error(
+                "FeatureStore.add", "features", f"an array of shape ({len(keys)}, d)", f"shape {features.shape}"
+            )
         dim = self.dim
         if dim is not None and len(keys) and features.shape[1] != dim:
             raise param_error("FeatureStore.add", "features", f"{dim} columns, as stored", features.shape[1])
@@ -201,24 +214,37 @@ class FeatureStore:
         cid = None
         if len(keys):
             # Allocating the id in its own transaction keeps concurrent writers apart.
-            cid = self._db.execute("INSERT INTO chunks (n_rows, committed, ts) VALUES (?, 0, ?)",
-                                   (len(keys), time.time())).lastrowid
+            cid = self._db.execute(
+                "INSERT INTO chunks (n_rows, committed, ts) VALUES (?, 0, ?)", (len(keys), time.time())
+            ).lastrowid
             atomic_path(self.dir / "chunks" / f"{cid:08d}.npy", lambda tmp: _save_npy(tmp, features))
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             if cid is not None:
-                self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?)",
-                                     [(k.path, k.size, k.mtime_ns, cid, r) for r, k in enumerate(keys)])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?)",
+                    [(k.path, k.size, k.mtime_ns, cid, r) for r, k in enumerate(keys)],
+                )
                 self._db.execute("UPDATE chunks SET committed=1 WHERE id=?", (cid,))
                 if dim is None:
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(features.shape[1]),))
-            self._db.executemany("INSERT OR REPLACE INTO failed VALUES (?, ?, ?, ?)",
-                                 [(k.path, k.size, k.mtime_ns, err) for k, err in failed])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO failed VALUES (?, ?, ?, ?)",
+                [(k.path, k.size, k.mtime_ns, err) for k, err in failed],
+            )
         return -1 if cid is None else cid
 
-    def extract(self, keys: Sequence[FileKey], *, engine: str = "local", num_workers: int | None = None,
-                batch_size: int = 64, device=None, ray_address: str | None = None,
-                progress: bool = True) -> ExtractionReport:
+    def extract(
+        self,
+        keys: Sequence[FileKey],
+        *,
+        engine: str = "local",
+        num_workers: int | None = None,
+        batch_size: int = 64,
+        device=None,
+        ray_address: str | None = None,
+        progress: bool = True,
+    ) -> ExtractionReport:
         """Compute and store the features of every key not stored yet (failed files are not retried).
 
         Parameters
@@ -250,10 +276,22 @@ class FeatureStore:
         else:
             from .ray_engine import ray_batches
 
-            batches = ray_batches(pending, backbone=self.backbone, weights=self.weights, input_size=self.input_size,
-                                  num_workers=max(1, num_workers), batch_size=batch_size, address=ray_address)
-        bar = tqdm(total=len(pending), desc=f"{self.key} features ({engine})", unit="img", disable=not progress,
-                   mininterval=1.0)
+            batches = ray_batches(
+                pending,
+                backbone=self.backbone,
+                weights=self.weights,
+                input_size=self.input_size,
+                num_workers=max(1, num_workers),
+                batch_size=batch_size,
+                address=ray_address,
+            )
+        bar = tqdm(
+            total=len(pending),
+            desc=f"{self.key} features ({engine})",
+            unit="img",
+            disable=not progress,
+            mininterval=1.0,
+        )
         buf_pos, buf_feat, buf_fail = [], [], []
         n_buf = 0
         try:
@@ -288,10 +326,14 @@ class FeatureStore:
         from .models import build_model
 
         model = build_model(self.backbone, 1, weights=self.weights, input_size=self.input_size)
-        for pos, images, failed in iter_decoded([k.path for k in pending], self.input_size,
-                                                batch_size=batch_size, num_workers=num_workers):
-            feats = (embed_images(model, images.numpy(), batch_size=batch_size, device=device, progress=False)
-                     if len(pos) else np.empty((0, model.feature_dim), np.float32))
+        for pos, images, failed in iter_decoded(
+            [k.path for k in pending], self.input_size, batch_size=batch_size, num_workers=num_workers
+        ):
+            feats = (
+                embed_images(model, images.numpy(), batch_size=batch_size, device=device, progress=False)
+                if len(pos)
+                else np.empty((0, model.feature_dim), np.float32)
+            )
             yield pos, feats, failed
 
 

@@ -19,8 +19,15 @@ from .models import DEFAULT_INPUT_SIZE, Classifier, build_model
 
 
 @torch.inference_mode()
-def embed_images(model: Classifier, images: np.ndarray, *, batch_size: int = 256, device=None,
-                 progress: bool = True, desc: str = "extracting features") -> np.ndarray:
+def embed_images(
+    model: Classifier,
+    images: np.ndarray,
+    *,
+    batch_size: int = 256,
+    device=None,
+    progress: bool = True,
+    desc: str = "extracting features",
+) -> np.ndarray:
     """Penultimate features of ``images`` (NHWC uint8), in batches; returns float32 (n, d)."""
     dev = choose_device(device)
     model = model.to(dev).eval()
@@ -29,18 +36,25 @@ def embed_images(model: Classifier, images: np.ndarray, *, batch_size: int = 256
         model = model.to(memory_format=torch.channels_last)
     out = np.empty((len(images), model.feature_dim), dtype=np.float32)
     for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, mininterval=1.0):
-        x = torch.from_numpy(images[start:start + batch_size]).to(dev, non_blocking=True)
+        x = torch.from_numpy(images[start : start + batch_size]).to(dev, non_blocking=True)
         x = model.preprocess(x)
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         ctx = torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext()
         with ctx:
-            out[start:start + len(x)] = model.embed(x).float().cpu().numpy()
+            out[start : start + len(x)] = model.embed(x).float().cpu().numpy()
     return out
 
 
-def cached_features(dataset, *, backbone: str = "efficientnet_lite0", input_size: int | None = None,
-                    device=None, progress: bool = True, cache: bool = True) -> np.ndarray:
+def cached_features(
+    dataset,
+    *,
+    backbone: str = "efficientnet_lite0",
+    input_size: int | None = None,
+    device=None,
+    progress: bool = True,
+    cache: bool = True,
+) -> np.ndarray:
     """Frozen ImageNet features of every item of ``dataset``; read from the cache when present."""
     size = input_size or DEFAULT_INPUT_SIZE.get(backbone, 0)
     key = f"{dataset.fingerprint}-{backbone}-{size}px"
@@ -49,8 +63,9 @@ def cached_features(dataset, *, backbone: str = "efficientnet_lite0", input_size
         with np.load(path) as f:
             return f["features"].astype(np.float32)
     model = build_model(backbone, len(dataset.classes), weights="DEFAULT", input_size=input_size)
-    feats = embed_images(model, dataset.images, device=device, progress=progress,
-                         desc=f"{backbone} features at {model.input_size}px")
+    feats = embed_images(
+        model, dataset.images, device=device, progress=progress, desc=f"{backbone} features at {model.input_size}px"
+    )
     if cache:
         save_npz_atomic(path, features=feats.astype(np.float16))
     return feats.astype(np.float16).astype(np.float32)  # same values whether cached or not

@@ -64,8 +64,9 @@ def read_manifest(path, *, base=None) -> dict[str, list]:
         try:
             import pyarrow.parquet as pq
         except ImportError as exc:
-            raise DataUnavailableError("Reading a Parquet manifest needs pyarrow: pip install pyarrow "
-                                       "(or use a CSV manifest).") from exc
+            raise DataUnavailableError(
+                "Reading a Parquet manifest needs pyarrow: pip install pyarrow (or use a CSV manifest)."
+            ) from exc
         cols = pq.read_table(path).to_pydict()
     else:
         with open(path, newline="") as fh:
@@ -74,11 +75,17 @@ def read_manifest(path, *, base=None) -> dict[str, list]:
             names = reader.fieldnames or []
         cols = {n: [r[n] for r in rows] for n in names}
     if "path" not in cols:
-        raise param_error("read_manifest", "path", "a CSV/Parquet file with a 'path' column", str(path),
-                          f"Its columns are {sorted(cols)}.")
+        raise param_error(
+            "read_manifest",
+            "path",
+            "a CSV/Parquet file with a 'path' column",
+            str(path),
+            f"Its columns are {sorted(cols)}.",
+        )
     base = Path(base) if base is not None else path.parent
-    cols["path"] = [str((base / p).resolve()) if not os.path.isabs(p) else str(Path(p).resolve())
-                    for p in map(str, cols["path"])]
+    cols["path"] = [
+        str((base / p).resolve()) if not os.path.isabs(p) else str(Path(p).resolve()) for p in map(str, cols["path"])
+    ]
     return cols
 
 
@@ -139,9 +146,15 @@ def collate_decoded(batch):
 
 def iter_decoded(paths, size: int, *, batch_size: int = 64, num_workers: int = 0):
     """Yield ``(positions, images NHWC uint8, failures)`` batches through a multi-worker DataLoader."""
-    loader = torch.utils.data.DataLoader(FileImages(paths, size), batch_size=batch_size, shuffle=False,
-                                         num_workers=num_workers, collate_fn=collate_decoded,
-                                         persistent_workers=False, prefetch_factor=4 if num_workers else None)
+    loader = torch.utils.data.DataLoader(
+        FileImages(paths, size),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_decoded,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers else None,
+    )
     yield from loader
 
 

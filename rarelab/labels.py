@@ -98,14 +98,26 @@ class LabelStore:
         rows = [(int(i), int(y), int(round), source, now, p) for i, y, p in zip(item_ids, labels, paths)]
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            committed = self._db.execute(
-                f"SELECT item_id FROM labels WHERE committed=1 AND item_id IN ({','.join('?' * len(rows))})",
-                [r[0] for r in rows]).fetchall() if rows else []
+            committed = (
+                self._db.execute(
+                    f"SELECT item_id FROM labels WHERE committed=1 AND item_id IN ({','.join('?' * len(rows))})",
+                    [r[0] for r in rows],
+                ).fetchall()
+                if rows
+                else []
+            )
             if committed:
-                raise param_error("LabelStore.add", "item_ids", "items not yet committed to training",
-                                  [c[0] for c in committed][:5], "Committed labels are final.")
-            self._db.executemany("INSERT OR REPLACE INTO labels (item_id, label, round, source, ts, path) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                raise param_error(
+                    "LabelStore.add",
+                    "item_ids",
+                    "items not yet committed to training",
+                    [c[0] for c in committed][:5],
+                    "Committed labels are final.",
+                )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO labels (item_id, label, round, source, ts, path) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def remove(self, item_ids) -> None:
         """Withdraw uncommitted labels (an undo in the gallery)."""
@@ -128,22 +140,29 @@ class LabelStore:
         ids = [int(i) for i in item_ids]
         found = []
         for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-            part = ids[start:start + 900]
-            found += [r[0] for r in self._db.execute(
-                f"SELECT item_id FROM labels WHERE committed=1 AND item_id IN ({','.join('?' * len(part))})", part)]
+            part = ids[start : start + 900]
+            found += [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT item_id FROM labels WHERE committed=1 AND item_id IN ({','.join('?' * len(part))})", part
+                )
+            ]
         return np.array(sorted(found), dtype=np.int64)
 
     def label_rows(self) -> list[tuple]:
         """Every label as (item_id, label, round, source, timestamp, committed, path)."""
-        return self._db.execute("SELECT item_id, label, round, source, ts, committed, path FROM labels "
-                                "ORDER BY round, ts, item_id").fetchall()
+        return self._db.execute(
+            "SELECT item_id, label, round, source, ts, committed, path FROM labels ORDER BY round, ts, item_id"
+        ).fetchall()
 
     def commit_round(self, round: int, record: dict, next_state: dict) -> list[int]:
         """Mark this round's labels committed, save its record and the next phase, atomically."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            ids = [r[0] for r in self._db.execute(
-                "SELECT item_id FROM labels WHERE committed=0 ORDER BY item_id").fetchall()]
+            ids = [
+                r[0]
+                for r in self._db.execute("SELECT item_id FROM labels WHERE committed=0 ORDER BY item_id").fetchall()
+            ]
             self._db.execute("UPDATE labels SET committed=1 WHERE committed=0")
             self._db.execute("INSERT OR REPLACE INTO rounds VALUES (?, ?)", (round, json.dumps(record)))
             for k, v in next_state.items():
@@ -152,8 +171,10 @@ class LabelStore:
 
     # -- candidates and rounds ---------------------------------------------------------
     def save_candidates(self, round: int, ids, target, score, proba_rows, state: dict) -> None:
-        rows = [(round, k, int(i), int(t), float(s), json.dumps([float(p) for p in pr]))
-                for k, (i, t, s, pr) in enumerate(zip(ids, target, score, proba_rows))]
+        rows = [
+            (round, k, int(i), int(t), float(s), json.dumps([float(p) for p in pr]))
+            for k, (i, t, s, pr) in enumerate(zip(ids, target, score, proba_rows))
+        ]
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM candidates WHERE round=?", (round,))
@@ -166,8 +187,9 @@ class LabelStore:
         return dict(self._db.execute("SELECT item_id, target FROM candidates ORDER BY round").fetchall())
 
     def candidates(self, round: int):
-        rows = self._db.execute("SELECT item_id, target, score, proba FROM candidates WHERE round=? ORDER BY rank",
-                                (round,)).fetchall()
+        rows = self._db.execute(
+            "SELECT item_id, target, score, proba FROM candidates WHERE round=? ORDER BY rank", (round,)
+        ).fetchall()
         return rows
 
     def save_round(self, round: int, record: dict, state: dict | None = None) -> None:

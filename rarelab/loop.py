@@ -38,8 +38,13 @@ class SimulatedOracle:
         present = set(np.unique(self.targets[np.asarray(pool_ids, dtype=np.int64)]).tolist())
         empty = [c for c in rare_classes if c not in present]
         if empty:
-            raise param_error("ActiveSearch", "split", "a pool holding every rare class",
-                              f"no pool items for classes {empty}", "Drop those classes from rare_classes.")
+            raise param_error(
+                "ActiveSearch",
+                "split",
+                "a pool holding every rare class",
+                f"no pool items for classes {empty}",
+                "Drop those classes from rare_classes.",
+            )
 
 
 class ActiveSearch:
@@ -73,8 +78,20 @@ class ActiveSearch:
     >>> search.run(rounds=5).history_  # doctest: +SKIP
     """
 
-    def __init__(self, *, dataset, split, learner, strategy: Strategy, per_class: int = 50, oracle=None,
-                 run_dir=None, random_state: int = 0, name: str | None = None, seed=None):
+    def __init__(
+        self,
+        *,
+        dataset,
+        split,
+        learner,
+        strategy: Strategy,
+        per_class: int = 50,
+        oracle=None,
+        run_dir=None,
+        random_state: int = 0,
+        name: str | None = None,
+        seed=None,
+    ):
         self.dataset = dataset
         self.split = split
         self.learner = learner
@@ -87,9 +104,13 @@ class ActiveSearch:
         self.seed = random_state if seed is None else seed
         self.rare_classes = tuple(int(c) for c in split.rare_classes)
         if getattr(learner, "dataset", dataset) is not dataset:
-            raise param_error("ActiveSearch", "learner", "a learner built on the same dataset object",
-                              f"{type(learner).__name__}(dataset={getattr(learner.dataset, 'name', '?')!r})",
-                              "Pass the dataset you give ActiveSearch to the learner as well.")
+            raise param_error(
+                "ActiveSearch",
+                "learner",
+                "a learner built on the same dataset object",
+                f"{type(learner).__name__}(dataset={getattr(learner.dataset, 'name', '?')!r})",
+                "Pass the dataset you give ActiveSearch to the learner as well.",
+            )
         self._check_split()
         self._pool_sorted = np.sort(np.asarray(split.pool, dtype=np.int64))
         self.store = self._open_store()
@@ -101,8 +122,13 @@ class ActiveSearch:
         parts = [np.asarray(getattr(self.split, p)) for p in ("train", "val", "pool")]
         allids = np.concatenate(parts)
         if len(allids) and (allids.min() < 0 or allids.max() >= n):
-            raise param_error("ActiveSearch", "split", f"item ids in [0, {n - 1}]",
-                              f"ids up to {allids.max()}", "Build the split from this dataset's targets.")
+            raise param_error(
+                "ActiveSearch",
+                "split",
+                f"item ids in [0, {n - 1}]",
+                f"ids up to {allids.max()}",
+                "Build the split from this dataset's targets.",
+            )
         if len(np.unique(allids)) != len(allids):
             raise param_error("ActiveSearch", "split", "disjoint train/val/pool parts", "overlapping parts")
         if len(parts[2]) == 0:
@@ -110,8 +136,12 @@ class ActiveSearch:
         if hasattr(self.oracle, "check_pool"):
             self.oracle.check_pool(parts[2], self.rare_classes)
         if self.per_class * len(self.rare_classes) > len(parts[2]):
-            raise param_error("ActiveSearch", "per_class", f"an int in [1, {len(parts[2]) // len(self.rare_classes)}] "
-                              "(pool size / number of rare classes)", self.per_class)
+            raise param_error(
+                "ActiveSearch",
+                "per_class",
+                f"an int in [1, {len(parts[2]) // len(self.rare_classes)}] (pool size / number of rare classes)",
+                self.per_class,
+            )
 
     def _open_store(self) -> LabelStore:
         path = ":memory:" if self.run_dir is None else self.run_dir / "labels.sqlite"
@@ -123,9 +153,13 @@ class ActiveSearch:
             store.save_split(self.split)
             store.set("rare_classes", list(self.rare_classes))
         elif not all(np.array_equal(saved[p], np.sort(getattr(self.split, p))) for p in saved):
-            raise param_error("ActiveSearch", "split", f"the split stored in {self.run_dir}", "a different split",
-                              "Reopen the run with its own config (ActiveSearch.open / rarelab resume) "
-                              "or choose a new run_dir.")
+            raise param_error(
+                "ActiveSearch",
+                "split",
+                f"the split stored in {self.run_dir}",
+                "a different split",
+                "Reopen the run with its own config (ActiveSearch.open / rarelab resume) or choose a new run_dir.",
+            )
         return store
 
     def _restore(self):
@@ -135,14 +169,21 @@ class ActiveSearch:
         self.candidates_ = None
         if phase == "label":
             rows = self.store.candidates(self.round_)
-            self.candidates_ = Candidates(np.array([r[0] for r in rows], dtype=np.int64),
-                                          np.array([r[1] for r in rows], dtype=np.int64),
-                                          np.array([r[2] for r in rows]))
+            self.candidates_ = Candidates(
+                np.array([r[0] for r in rows], dtype=np.int64),
+                np.array([r[1] for r in rows], dtype=np.int64),
+                np.array([r[2] for r in rows]),
+            )
             self.candidate_proba_ = np.array([json.loads(r[3]) for r in rows]).reshape(len(rows), -1)
         # The model of this round is in the run directory: reopening does not retrain.
         model = self._model_path()
-        if phase in ("propose", "label") and model is not None and model.exists() \
-                and self.store.get("model_round") == self.round_ and hasattr(self.learner, "load"):
+        if (
+            phase in ("propose", "label")
+            and model is not None
+            and model.exists()
+            and self.store.get("model_round") == self.round_
+            and hasattr(self.learner, "load")
+        ):
             self.learner.load(model)
         elif phase == "propose":
             phase = "train"
@@ -157,8 +198,9 @@ class ActiveSearch:
         committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
         train = np.asarray(self.split.train, dtype=np.int64)
         ids = np.concatenate([train, np.fromiter(committed.keys(), dtype=np.int64, count=len(committed))])
-        labels = np.concatenate([self.split.train_labels,
-                                 np.fromiter(committed.values(), dtype=np.int64, count=len(committed))])
+        labels = np.concatenate(
+            [self.split.train_labels, np.fromiter(committed.values(), dtype=np.int64, count=len(committed))]
+        )
         return ids, labels
 
     @property
@@ -191,8 +233,10 @@ class ActiveSearch:
     def _expect(self, *phases):
         if self.phase_ not in phases:
             nxt = {"train": "train()", "propose": "propose()", "label": "label(...) then commit()"}[self.phase_]
-            raise PhaseError(f"ActiveSearch is in phase {self.phase_!r} of round {self.round_}; "
-                             f"this call needs phase {' or '.join(map(repr, phases))}. Call {nxt} next.")
+            raise PhaseError(
+                f"ActiveSearch is in phase {self.phase_!r} of round {self.round_}; "
+                f"this call needs phase {' or '.join(map(repr, phases))}. Call {nxt} next."
+            )
 
     # -- phases ------------------------------------------------------------------------
     def train(self):
@@ -214,7 +258,10 @@ class ActiveSearch:
             "labels_used": int(len(self.store.labels(committed=True))),
             "n_rare": n_rare(labels, self.rare_classes),
             "f1_rare": f1,
-            "hits": None, "precision": None, "n_candidates": None, "hits_per_class": {},
+            "hits": None,
+            "precision": None,
+            "n_candidates": None,
+            "hits_per_class": {},
             "train_size": int(len(ids) + len(p_ids)),
             "pseudo_labels": int(len(p_ids)),
             "train_seconds": round(time.perf_counter() - t0, 3),
@@ -235,33 +282,57 @@ class ActiveSearch:
         proba = self.learner.predict_proba(pool)
         search_labels = self.store.labels(committed=True)
         train_ids, train_labels = self._training_set()
-        ctx = PoolContext(pool_ids=pool, proba=proba, rare_classes=self.rare_classes,
-                          train_ids=train_ids, train_labels=train_labels, learner=self.learner,
-                          n_classes=len(self.dataset.classes),
-                          extras={"round": self.round_, "labels_used": len(search_labels),
-                                  "search_labels": search_labels, "dataset": self.dataset,
-                                  "search_targets": self.store.candidate_targets()})
+        ctx = PoolContext(
+            pool_ids=pool,
+            proba=proba,
+            rare_classes=self.rare_classes,
+            train_ids=train_ids,
+            train_labels=train_labels,
+            learner=self.learner,
+            n_classes=len(self.dataset.classes),
+            extras={
+                "round": self.round_,
+                "labels_used": len(search_labels),
+                "search_labels": search_labels,
+                "dataset": self.dataset,
+                "search_targets": self.store.candidate_targets(),
+            },
+        )
         per_class = min(self.per_class, len(pool) // len(self.rare_classes))
         if per_class < 1:
-            raise param_error("ActiveSearch", "per_class", "at most pool size / number of rare classes",
-                              self.per_class, f"Only {len(pool)} pool items are left.")
+            raise param_error(
+                "ActiveSearch",
+                "per_class",
+                "at most pool size / number of rare classes",
+                self.per_class,
+                f"Only {len(pool)} pool items are left.",
+            )
         rng = np.random.default_rng([self.random_state, self.round_])
         cand = self.strategy.query(ctx, per_class=per_class, random_state=rng)
         pos = np.searchsorted(pool, cand.ids)
         self.candidate_proba_ = proba[pos][:, list(self.rare_classes)]
-        record = dict(self.history_[-1]) if self.history_ and self.history_[-1]["round"] == self.round_ else {
-            "round": self.round_}
+        record = (
+            dict(self.history_[-1])
+            if self.history_ and self.history_[-1]["round"] == self.round_
+            else {"round": self.round_}
+        )
         record["strategy_info"] = {k: str(v) for k, v in cand.info.items()}
         if self.oracle is not None and len(cand.pseudo_ids):
             # A simulation's measure (the oracle is the one reader of pool labels): rare pool
             # items the strategy machine-labeled as another class, lost to the search.
             truth = np.asarray(self.oracle(cand.pseudo_ids))
-            record["pseudo_rare_mislabeled"] = int(np.sum(np.isin(truth, self.rare_classes)
-                                                          & (truth != cand.pseudo_labels)))
+            record["pseudo_rare_mislabeled"] = int(
+                np.sum(np.isin(truth, self.rare_classes) & (truth != cand.pseudo_labels))
+            )
         self.store.save_round(self.round_, record)
-        self.store.save_candidates(self.round_, cand.ids, cand.target, cand.score, self.candidate_proba_,
-                                   {"round": self.round_, "phase": "label",
-                                    "pseudo": [cand.pseudo_ids.tolist(), cand.pseudo_labels.tolist()]})
+        self.store.save_candidates(
+            self.round_,
+            cand.ids,
+            cand.target,
+            cand.score,
+            self.candidate_proba_,
+            {"round": self.round_, "phase": "label", "pseudo": [cand.pseudo_ids.tolist(), cand.pseudo_labels.tolist()]},
+        )
         self._refresh_history()
         self.candidates_ = cand
         self.phase_ = "label"
@@ -279,23 +350,34 @@ class ActiveSearch:
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise param_error("ActiveSearch.label", "ids", "a 1-D array of int item ids", f"{ids.dtype} {ids.shape}")
         if labels.shape != ids.shape or not np.issubdtype(labels.dtype, np.integer):
-            raise param_error("ActiveSearch.label", "labels", f"int class ids of shape {ids.shape}",
-                              f"{labels.dtype} {labels.shape}")
+            raise param_error(
+                "ActiveSearch.label", "labels", f"int class ids of shape {ids.shape}", f"{labels.dtype} {labels.shape}"
+            )
         n_classes = len(self.dataset.classes)
         if len(labels) and (labels.min() < NOT_RARE or labels.max() >= n_classes):
-            raise param_error("ActiveSearch.label", "labels", f"class ids in [0, {n_classes - 1}] or -1 (not rare)",
-                              sorted(set(labels[(labels < NOT_RARE) | (labels >= n_classes)].tolist()))[:5])
+            raise param_error(
+                "ActiveSearch.label",
+                "labels",
+                f"class ids in [0, {n_classes - 1}] or -1 (not rare)",
+                sorted(set(labels[(labels < NOT_RARE) | (labels >= n_classes)].tolist()))[:5],
+            )
         # Membership by binary search, not a set difference over the whole pool: a person
         # labeling one item at a time in a million-item pool must not wait for it.
         pos = np.minimum(np.searchsorted(self._pool_sorted, ids), max(0, len(self._pool_sorted) - 1))
         in_pool = (self._pool_sorted[pos] == ids) if len(self._pool_sorted) else np.zeros(len(ids), bool)
         outside = np.union1d(ids[~in_pool], self.store.committed_among(ids[in_pool]))
         if len(outside):
-            raise param_error("ActiveSearch.label", "ids", "ids of items still in the pool", outside[:5].tolist(),
-                              "Only unlabeled pool items can be labeled.")
+            raise param_error(
+                "ActiveSearch.label",
+                "ids",
+                "ids of items still in the pool",
+                outside[:5].tolist(),
+                "Only unlabeled pool items can be labeled.",
+            )
         paths = getattr(self.dataset, "paths", None)
-        self.store.add(ids, labels, round=self.round_, source=source,
-                       paths=None if paths is None else [paths[i] for i in ids])
+        self.store.add(
+            ids, labels, round=self.round_, source=source, paths=None if paths is None else [paths[i] for i in ids]
+        )
         return self
 
     def unlabel(self, ids):
@@ -308,8 +390,9 @@ class ActiveSearch:
         """Let the oracle label every candidate not labeled yet."""
         self._expect("label")
         if self.oracle is None:
-            raise PhaseError("This ActiveSearch has no oracle: label the candidates with label(ids, labels) "
-                             "and call commit().")
+            raise PhaseError(
+                "This ActiveSearch has no oracle: label the candidates with label(ids, labels) and call commit()."
+            )
         todo = np.setdiff1d(self.candidates_.ids, np.fromiter(self.pending_labels_.keys(), dtype=np.int64))
         if len(todo):
             self.label(todo, self.oracle(todo), source="oracle")
@@ -324,12 +407,20 @@ class ActiveSearch:
         hits = {str(c): int(sum(1 for y in found if y == c)) for c in self.rare_classes}
         # Precision is over the proposed candidates only: labels given to other pool items
         # (a lasso in the projection view) count as found, not as the query's hits.
-        on_target = sum(1 for i, y in pending.items()
-                        if y in self.rare_classes and i in target_of and target_of[i] in (y, -1))
-        record = dict(self.history_[-1]) if self.history_ and self.history_[-1]["round"] == self.round_ else {
-            "round": self.round_}
-        record.update(hits=len(found), hits_per_class=hits, n_candidates=int(len(self.candidates_)),
-                      precision=on_target / max(1, len(self.candidates_)))
+        on_target = sum(
+            1 for i, y in pending.items() if y in self.rare_classes and i in target_of and target_of[i] in (y, -1)
+        )
+        record = (
+            dict(self.history_[-1])
+            if self.history_ and self.history_[-1]["round"] == self.round_
+            else {"round": self.round_}
+        )
+        record.update(
+            hits=len(found),
+            hits_per_class=hits,
+            n_candidates=int(len(self.candidates_)),
+            precision=on_target / max(1, len(self.candidates_)),
+        )
         self.store.commit_round(self.round_, record, {"round": self.round_ + 1, "phase": "train"})
         self._refresh_history()
         self.round_ += 1
@@ -379,10 +470,13 @@ class ActiveSearch:
     def _refresh_history(self):
         self.history_ = self.store.rounds()
         if self.run_dir is not None:
-            write_text_atomic(self.run_dir / "metrics.csv", metrics_csv(self.history_, strategy=self.name,
-                                                                        seed=self.seed))
+            write_text_atomic(
+                self.run_dir / "metrics.csv", metrics_csv(self.history_, strategy=self.name, seed=self.seed)
+            )
 
     def __repr__(self) -> str:
-        return (f"ActiveSearch(strategy={self.name!r}, rare_classes={len(self.rare_classes)}, "
-                f"per_class={self.per_class}, round={self.round_}, phase={self.phase_!r}, "
-                f"train={len(self.split.train)}, pool={len(self.split.pool)})")
+        return (
+            f"ActiveSearch(strategy={self.name!r}, rare_classes={len(self.rare_classes)}, "
+            f"per_class={self.per_class}, round={self.round_}, phase={self.phase_!r}, "
+            f"train={len(self.split.train)}, pool={len(self.split.pool)})"
+        )

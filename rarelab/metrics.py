@@ -12,8 +12,19 @@ from sklearn.metrics import f1_score
 
 from ._atomic import write_atomic
 
-METRIC_COLUMNS = ["strategy", "seed", "round", "labels_used", "n_rare", "f1_rare", "hits", "precision",
-                  "n_candidates", "train_size", "hits_per_class"]
+METRIC_COLUMNS = [
+    "strategy",
+    "seed",
+    "round",
+    "labels_used",
+    "n_rare",
+    "f1_rare",
+    "hits",
+    "precision",
+    "n_candidates",
+    "train_size",
+    "hits_per_class",
+]
 
 
 def rare_f1(y_true, y_pred, rare_classes) -> float:

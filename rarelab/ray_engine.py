@@ -51,14 +51,26 @@ class _Embedder:
         ok = np.array(ok, dtype=bool)
         feats = np.zeros((len(ok), self.model.feature_dim), dtype=np.float32)
         if images:
-            feats[ok] = embed_images(self.model, np.stack(images), batch_size=len(images), device="cpu",
-                                     progress=False)
-        return {"pos": np.asarray(batch["pos"], dtype=np.int64), "ok": ok, "error": np.array(errors, dtype=object),
-                "feat": feats}
+            feats[ok] = embed_images(self.model, np.stack(images), batch_size=len(images), device="cpu", progress=False)
+        return {
+            "pos": np.asarray(batch["pos"], dtype=np.int64),
+            "ok": ok,
+            "error": np.array(errors, dtype=object),
+            "feat": feats,
+        }
 
 
-def ray_batches(keys, *, backbone: str, weights, input_size: int, num_workers: int = 2, batch_size: int = 64,
-                address: str | None = None, num_gpus_per_worker: float | None = None):
+def ray_batches(
+    keys,
+    *,
+    backbone: str,
+    weights,
+    input_size: int,
+    num_workers: int = 2,
+    batch_size: int = 64,
+    address: str | None = None,
+    num_gpus_per_worker: float | None = None,
+):
     """Yield ``(positions, float32 features, failures)`` for ``keys``, computed by Ray Data.
 
     Starts a local Ray instance with ``num_workers`` CPUs unless ``address`` names a cluster
@@ -82,10 +94,15 @@ def ray_batches(keys, *, backbone: str, weights, input_size: int, num_workers: i
         items = [{"pos": i, "path": k.path} for i, k in enumerate(keys)]
         blocks = max(num_workers, min(len(items) // max(1, batch_size), 4 * num_workers * 8))
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(blocks, len(items))))
-        ds = ds.map_batches(_Embedder, fn_constructor_kwargs={"backbone": backbone, "weights": weights,
-                                                             "input_size": input_size},
-                            batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=num_workers), num_cpus=1,
-                            num_gpus=num_gpus_per_worker, batch_format="numpy")
+        ds = ds.map_batches(
+            _Embedder,
+            fn_constructor_kwargs={"backbone": backbone, "weights": weights, "input_size": input_size},
+            batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(size=num_workers),
+            num_cpus=1,
+            num_gpus=num_gpus_per_worker,
+            batch_format="numpy",
+        )
         for b in ds.iter_batches(batch_size=None, batch_format="numpy"):
             ok = b["ok"].astype(bool)
             failed = [(int(p), str(e)) for p, e in zip(b["pos"][~ok], b["error"][~ok])]

@@ -37,12 +37,16 @@ def gallery_html(images, probabilities, is_rare, *, title: str, reference=None) 
     cells = []
     if reference is not None:
         src = base64.b64encode(thumbnail_png(reference)).decode()
-        cells.append(f'<figure class="ref"><img src="data:image/png;base64,{src}"><figcaption>training '
-                     f'sample</figcaption></figure>')
+        cells.append(
+            f'<figure class="ref"><img src="data:image/png;base64,{src}"><figcaption>training '
+            f"sample</figcaption></figure>"
+        )
     for k, (img, p, hit) in enumerate(zip(images, probabilities, is_rare)):
         src = base64.b64encode(thumbnail_png(img)).decode()
-        cells.append(f'<figure class="{"hit" if hit else "miss"}"><img src="data:image/png;base64,{src}">'
-                     f'<figcaption>#{k + 1} {format_probability(p)}</figcaption></figure>')
+        cells.append(
+            f'<figure class="{"hit" if hit else "miss"}"><img src="data:image/png;base64,{src}">'
+            f"<figcaption>#{k + 1} {format_probability(p)}</figcaption></figure>"
+        )
     return f"<h3>{html.escape(title)}</h3><div class='gallery'>{''.join(cells)}</div>"
 
 
@@ -55,8 +59,15 @@ def summary_table(rows: list[dict]) -> list[list[str]]:
     for s, pts in sorted(n.items()):
         for r, m, lo, hi, _n in pts:
             fm, flo, fhi = f[s][r][1:4]
-            table.append([s, str(r), f"{labels[s][r][1]:.0f}", f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
-                          f"{fm:.3f} [{flo:.3f}, {fhi:.3f}]"])
+            table.append(
+                [
+                    s,
+                    str(r),
+                    f"{labels[s][r][1]:.0f}",
+                    f"{m:.1f} [{lo:.1f}, {hi:.1f}]",
+                    f"{fm:.3f} [{flo:.3f}, {fhi:.3f}]",
+                ]
+            )
     return table
 
 
@@ -104,9 +115,14 @@ def pr_figure(curves: dict[str, list[np.ndarray]], n_relevant: int):
         prec = np.mean([precision_recall(h[:depth], n_relevant)[0] for h in runs], axis=0)
         rec = np.mean([precision_recall(h[:depth], n_relevant)[1] for h in runs], axis=0)
         fig.add_trace(go.Scatter(x=rec, y=prec, mode="lines", name=name, line=dict(color=PALETTE.get(name))))
-    fig.update_layout(title="Precision–recall of the round-0 candidate ranking (mean over seeds)",
-                      xaxis_title="recall (rare pool items found)", yaxis_title="precision", template="plotly_white",
-                      height=420, yaxis=dict(range=[0, 1.02]))
+    fig.update_layout(
+        title="Precision–recall of the round-0 candidate ranking (mean over seeds)",
+        xaxis_title="recall (rare pool items found)",
+        yaxis_title="precision",
+        template="plotly_white",
+        height=420,
+        yaxis=dict(range=[0, 1.02]),
+    )
     return fig
 
 
@@ -115,8 +131,19 @@ def comparison_table(rows: list[dict], *, findable: float | None = None) -> list
     after 2 and after the last round, the share of findable rare pool items found after 2
     rounds (when ``findable``, per class, is given), F1 after the last round, and the areas
     under N_rare and F1 against labels used (divided by the labels spent)."""
-    out = [["strategy", "round 1 (per class)", "N_rare t=2", "N_rare last", *(["found after 2"] if findable else []),
-            "F1 last", "AUC N_rare", "AUC F1", "seeds"]]
+    out = [
+        [
+            "strategy",
+            "round 1 (per class)",
+            "N_rare t=2",
+            "N_rare last",
+            *(["found after 2"] if findable else []),
+            "F1 last",
+            "AUC N_rare",
+            "AUC F1",
+            "seeds",
+        ]
+    ]
     table = []
     for s in sorted({r["strategy"] for r in rows}):
         per = {}
@@ -125,20 +152,39 @@ def comparison_table(rows: list[dict], *, findable: float | None = None) -> list
             n_cls = max(1, len(json.loads(rr[0].get("hits_per_class") or "{}")))
             x = np.array([r["labels_used"] for r in rr], dtype=float)
             by_t = {r["round"]: r for r in rr}
-            vals = {"r1": (rr[0]["hits"] or 0) / n_cls,
-                    "t2": by_t[2]["n_rare"] if 2 in by_t else np.nan, "last": rr[-1]["n_rare"],
-                    "f1": rr[-1]["f1_rare"] if rr[-1]["f1_rare"] is not None else np.nan,
-                    "auc_n": np.trapezoid([r["n_rare"] for r in rr], x) / x[-1] if x[-1] else np.nan,
-                    "auc_f": (np.trapezoid([r["f1_rare"] for r in rr], x) / x[-1]
-                              if x[-1] and all(r["f1_rare"] is not None for r in rr) else np.nan)}
+            vals = {
+                "r1": (rr[0]["hits"] or 0) / n_cls,
+                "t2": by_t[2]["n_rare"] if 2 in by_t else np.nan,
+                "last": rr[-1]["n_rare"],
+                "f1": rr[-1]["f1_rare"] if rr[-1]["f1_rare"] is not None else np.nan,
+                "auc_n": np.trapezoid([r["n_rare"] for r in rr], x) / x[-1] if x[-1] else np.nan,
+                "auc_f": (
+                    np.trapezoid([r["f1_rare"] for r in rr], x) / x[-1]
+                    if x[-1] and all(r["f1_rare"] is not None for r in rr)
+                    else np.nan
+                ),
+            }
             if findable and 2 in by_t:
                 vals["found2"] = (by_t[2]["n_rare"] - rr[0]["n_rare"]) / findable
             for k, v in vals.items():
                 per.setdefault(k, []).append(v)
         m = {k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else np.nan for k, v in per.items()}
-        table.append((m["auc_n"], [s, f"{m['r1']:.1f}", f"{m['t2']:.1f}", f"{m['last']:.1f}",
-                                   *([f"{100 * m.get('found2', np.nan):.0f} %"] if findable else []),
-                                   f"{m['f1']:.3f}", f"{m['auc_n']:.2f}", f"{m['auc_f']:.3f}", str(len(per["r1"]))]))
+        table.append(
+            (
+                m["auc_n"],
+                [
+                    s,
+                    f"{m['r1']:.1f}",
+                    f"{m['t2']:.1f}",
+                    f"{m['last']:.1f}",
+                    *([f"{100 * m.get('found2', np.nan):.0f} %"] if findable else []),
+                    f"{m['f1']:.3f}",
+                    f"{m['auc_n']:.2f}",
+                    f"{m['auc_f']:.3f}",
+                    str(len(per["r1"])),
+                ],
+            )
+        )
     out += [row for _, row in sorted(table, key=lambda t: -t[0])]  # best area under N_rare first
     return out
 
@@ -156,8 +202,15 @@ def auc_table(rows: list[dict], ap: dict[str, list[float]]) -> list[list[str]]:
             per_seed_n.append(np.trapezoid([r["n_rare"] for r in rr], x) / x[-1])
             per_seed_f.append(np.trapezoid([r["f1_rare"] for r in rr], x) / x[-1])
         a = ap.get(s, [])
-        out.append([s, f"{np.mean(per_seed_n):.2f}" if per_seed_n else "", f"{np.mean(per_seed_f):.3f}" if per_seed_f
-                    else "", f"{np.mean(a):.3f}" if a else "", str(len(per_seed_n))])
+        out.append(
+            [
+                s,
+                f"{np.mean(per_seed_n):.2f}" if per_seed_n else "",
+                f"{np.mean(per_seed_f):.3f}" if per_seed_f else "",
+                f"{np.mean(a):.3f}" if a else "",
+                str(len(per_seed_n)),
+            ]
+        )
     return out
 
 
@@ -181,30 +234,49 @@ table{border-collapse:collapse;font:13px monospace}td,th{padding:2px 10px;border
 
 def html_table(table: list[list[str]]) -> str:
     """A list-of-rows table (first row: header) as an HTML table."""
-    return "<table>" + "".join(
-        "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>" for c in r)
-        + "</tr>" for i, r in enumerate(table)) + "</table>"
+    return (
+        "<table>"
+        + "".join(
+            "<tr>"
+            + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>" for c in r)
+            + "</tr>"
+            for i, r in enumerate(table)
+        )
+        + "</table>"
+    )
 
 
-def write_report(path, rows: list[dict], *, title: str, max_n_rare: float | None = None,
-                 galleries: list[str] = (), notes: str = "", pr_curves: dict | None = None,
-                 n_relevant: int = 0) -> Path:
+def write_report(
+    path,
+    rows: list[dict],
+    *,
+    title: str,
+    max_n_rare: float | None = None,
+    galleries: list[str] = (),
+    notes: str = "",
+    pr_curves: dict | None = None,
+    n_relevant: int = 0,
+) -> Path:
     """Write the self-contained HTML report (plotly.js inlined: it opens offline)."""
-    figs = [curve_figure(rows, "n_rare", title="N_rare per iteration (Fig. 4a)", max_value=max_n_rare),
-            curve_figure(rows, "f1_rare", title="Rare-class F1 per iteration (Fig. 4c)")]
+    figs = [
+        curve_figure(rows, "n_rare", title="N_rare per iteration (Fig. 4a)", max_value=max_n_rare),
+        curve_figure(rows, "f1_rare", title="Rare-class F1 per iteration (Fig. 4c)"),
+    ]
     if pr_curves:
         figs.append(pr_figure(pr_curves, n_relevant))
     parts = [f.to_html(full_html=False, include_plotlyjs=(k == 0)) for k, f in enumerate(figs)]
     ap = {s: [average_precision(h, n_relevant) for h in runs] for s, runs in (pr_curves or {}).items()}
-    doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{notes}</p>"
-           f"{''.join(parts)}<h2>Summary: area under each curve</h2>"
-           "<p>AUC: the curve against labels used, divided by the labels spent (the mean height). "
-           "AP: average precision of the round-0 ranking over all rare pool items.</p>"
-           f"{html_table(auc_table(rows, ap))}<h2>Mean and 95% CI over seeds</h2>{html_table(summary_table(rows))}"
-           f"<h2>Top candidates (Fig. 2)</h2><p>Green: the rare class; red: another class. "
-           f"The probability is the model's softmax output for the rare class.</p>{''.join(galleries)}"
-           "</body></html>")
+    doc = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{notes}</p>"
+        f"{''.join(parts)}<h2>Summary: area under each curve</h2>"
+        "<p>AUC: the curve against labels used, divided by the labels spent (the mean height). "
+        "AP: average precision of the round-0 ranking over all rare pool items.</p>"
+        f"{html_table(auc_table(rows, ap))}<h2>Mean and 95% CI over seeds</h2>{html_table(summary_table(rows))}"
+        f"<h2>Top candidates (Fig. 2)</h2><p>Green: the rare class; red: another class. "
+        f"The probability is the model's softmax output for the rare class.</p>{''.join(galleries)}"
+        "</body></html>"
+    )
     path = Path(path)
     write_text_atomic(path, doc)
     return path

@@ -98,8 +98,9 @@ def _labeled_source(source) -> tuple[list[str], list[str]]:
         return paths, [classes[t] for t in targets]
     cols = read_manifest(p)
     if "label" not in cols:
-        raise param_error("init_search", "labeled", "a folder of class folders or a manifest with a 'label' column",
-                          str(p))
+        raise param_error(
+            "init_search", "labeled", "a folder of class folders or a manifest with a 'label' column", str(p)
+        )
     return cols["path"], [str(y) for y in cols["label"]]
 
 
@@ -107,8 +108,10 @@ def _rare_examples(examples, rare: list[str]) -> dict[str, list[str]]:
     """``{"stop": ["stop.png"]}``, or ``["stop=stop.png", "x.png"]`` (a bare file belongs to the
     only rare class without examples elsewhere, which the caller checks)."""
     if isinstance(examples, dict):
-        return {str(k): [str(Path(f).expanduser().resolve()) for f in ([v] if isinstance(v, str) else v)]
-                for k, v in examples.items()}
+        return {
+            str(k): [str(Path(f).expanduser().resolve()) for f in ([v] if isinstance(v, str) else v)]
+            for k, v in examples.items()
+        }
     out: dict[str, list[str]] = {}
     for spec in examples or []:
         name, sep, path = str(spec).partition("=")
@@ -117,8 +120,13 @@ def _rare_examples(examples, rare: list[str]) -> dict[str, list[str]]:
         out.setdefault(name, []).append(str(Path(path).expanduser().resolve()))
     if "" in out:
         if len(rare) != 1 and len([r for r in rare if r not in out]) != 1:
-            raise param_error("init_search", "rare_examples", "NAME=FILE when there are several rare classes",
-                              out[""], f"Write e.g. --rare-example {rare[0]}={out[''][0]}.")
+            raise param_error(
+                "init_search",
+                "rare_examples",
+                "NAME=FILE when there are several rare classes",
+                out[""],
+                f"Write e.g. --rare-example {rare[0]}={out[''][0]}.",
+            )
         target = rare[0] if len(rare) == 1 else next(r for r in rare if r not in out)
         out.setdefault(target, []).extend(out.pop(""))
     return out
@@ -132,8 +140,9 @@ def _stat_all(paths, owner: str, name: str) -> list[FileKey]:
         except OSError:
             missing.append(p)
     if missing:
-        raise DataUnavailableError(f"The '{name}' parameter of {owner} names {len(missing)} files that cannot be "
-                                   f"read, e.g. {missing[:3]}.")
+        raise DataUnavailableError(
+            f"The '{name}' parameter of {owner} names {len(missing)} files that cannot be read, e.g. {missing[:3]}."
+        )
     return keys
 
 
@@ -165,17 +174,20 @@ class ItemTable:
             self._db.execute("DELETE FROM items")
             self._db.execute("DELETE FROM classes")
             self._db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(classes)))
-            self._db.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)",
-                                 [(i, k.path, k.size, k.mtime_ns, p, y)
-                                  for i, (k, p, y) in enumerate(zip(keys, parts, labels))])
+            self._db.executemany(
+                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)",
+                [(i, k.path, k.size, k.mtime_ns, p, y) for i, (k, p, y) in enumerate(zip(keys, parts, labels))],
+            )
 
     def append_pool(self, keys) -> np.ndarray:
         """Add new pool files; returns their item ids."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             start = self._db.execute("SELECT COALESCE(MAX(item_id) + 1, 0) FROM items").fetchone()[0]
-            self._db.executemany("INSERT INTO items VALUES (?, ?, ?, ?, 'pool', NULL)",
-                                 [(start + j, k.path, k.size, k.mtime_ns) for j, k in enumerate(keys)])
+            self._db.executemany(
+                "INSERT INTO items VALUES (?, ?, ?, ?, 'pool', NULL)",
+                [(start + j, k.path, k.size, k.mtime_ns) for j, k in enumerate(keys)],
+            )
         return np.arange(start, start + len(keys), dtype=np.int64)
 
     def read(self):
@@ -205,11 +217,21 @@ def _plan(config: SearchConfig):
     counts = {c: seed_names.count(classes[c]) for c in rare}
     empty = [classes[c] for c, n in counts.items() if n == 0]
     if empty:
-        raise param_error("init_search", "rare", "rare classes with at least one labeled example", empty,
-                          "Give one with --rare-example NAME=FILE (or rare_examples={NAME: FILE}).")
+        raise param_error(
+            "init_search",
+            "rare",
+            "rare classes with at least one labeled example",
+            empty,
+            "Give one with --rare-example NAME=FILE (or rare_examples={NAME: FILE}).",
+        )
     if len(set(seed_names)) < 2:
-        raise param_error("init_search", "labeled", "examples of at least two classes (the rare one and others)",
-                          sorted(set(seed_names)), "A softmax needs common classes to contrast the rare one with.")
+        raise param_error(
+            "init_search",
+            "labeled",
+            "examples of at least two classes (the rare one and others)",
+            sorted(set(seed_names)),
+            "A softmax needs common classes to contrast the rare one with.",
+        )
     bad_val = sorted(set(val_names) - set(classes))
     if bad_val:
         raise param_error("init_search", "val", f"classes of the labeled set {classes}", bad_val)
@@ -223,16 +245,20 @@ def _plan(config: SearchConfig):
     for f in seed_paths:
         if not is_image(f):
             raise param_error("init_search", "labeled", "image files", f)
-    keys = (_stat_all(seed_paths, "init_search", "labeled") + _stat_all(val_paths, "init_search", "val")
-            + _stat_all(pool_paths, "init_search", "pool"))
+    keys = (
+        _stat_all(seed_paths, "init_search", "labeled")
+        + _stat_all(val_paths, "init_search", "val")
+        + _stat_all(pool_paths, "init_search", "pool")
+    )
     parts = ["seed"] * len(seed_paths) + ["val"] * len(val_paths) + ["pool"] * len(pool_paths)
     idx = {c: i for i, c in enumerate(classes)}
     labels = [idx[n] for n in seed_names] + [idx[n] for n in val_names] + [None] * len(pool_paths)
     return classes, rare, keys, parts, labels
 
 
-def init_search(run_dir, *, pool, rare, labeled=None, rare_examples=None, val=None, progress: bool = True,
-                **settings) -> ActiveSearch:
+def init_search(
+    run_dir, *, pool, rare, labeled=None, rare_examples=None, val=None, progress: bool = True, **settings
+) -> ActiveSearch:
     """Start a search of your own images in ``run_dir`` (or resume one with the same config).
 
     Parameters
@@ -263,18 +289,25 @@ def init_search(run_dir, *, pool, rare, labeled=None, rare_examples=None, val=No
     run_dir = Path(run_dir)
     pool = [str(pool)] if isinstance(pool, (str, Path)) else [str(p) for p in pool]
     rare = [r.strip() for r in rare.split(",") if r.strip()] if isinstance(rare, str) else [str(r) for r in rare]
-    config = SearchConfig(pool=pool, rare=rare, labeled=None if labeled is None else str(labeled),
-                          rare_examples=_rare_examples(rare_examples, rare), val=None if val is None else str(val),
-                          **settings).validate()
+    config = SearchConfig(
+        pool=pool,
+        rare=rare,
+        labeled=None if labeled is None else str(labeled),
+        rare_examples=_rare_examples(rare_examples, rare),
+        val=None if val is None else str(val),
+        **settings,
+    ).validate()
     cfg_path = run_dir / "config.json"
     wanted = json.loads(json.dumps(asdict(config)))
     if cfg_path.exists():
         stored = _read_config(run_dir)
         if stored != wanted:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-            raise InvalidParameterError(f"The run directory {str(run_dir)!r} holds a search with other settings "
-                                        f"({', '.join(changed)}). Choose a new run directory, or reopen it with "
-                                        "open_search() / `rarelab search status`.")
+            raise InvalidParameterError(
+                f"The run directory {str(run_dir)!r} holds a search with other settings "
+                f"({', '.join(changed)}). Choose a new run directory, or reopen it with "
+                "open_search() / `rarelab search status`."
+            )
         return open_search(run_dir, progress=progress)
     classes, _, keys, parts, labels = _plan(config)  # validates every source before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -288,8 +321,9 @@ def init_search(run_dir, *, pool, rare, labeled=None, rare_examples=None, val=No
 def _read_config(run_dir) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
-        raise InvalidParameterError(f"No rarelab search in {str(run_dir)!r}: config.json is missing. "
-                                    "Start one with `rarelab search init`.")
+        raise InvalidParameterError(
+            f"No rarelab search in {str(run_dir)!r}: config.json is missing. Start one with `rarelab search init`."
+        )
     return read_config(path)
 
 
@@ -311,11 +345,27 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
     classes = table.classes()
     keys, parts, labels = table.read()
     table.close()
-    dataset = FileDataset([k.path for k in keys], classes, keys=keys, image_size=config.image_size,
-                          name=f"search:{run_dir.name}", feature_store=config.feature_store, engine=config.engine,
-                          num_workers=config.num_workers, ray_address=config.ray_address, index_dir=run_dir)
-    common = dict(dataset=dataset, backbone=config.backbone, input_size=config.input_size, epochs=config.epochs,
-                  device=config.device, random_state=config.seed, progress=progress)
+    dataset = FileDataset(
+        [k.path for k in keys],
+        classes,
+        keys=keys,
+        image_size=config.image_size,
+        name=f"search:{run_dir.name}",
+        feature_store=config.feature_store,
+        engine=config.engine,
+        num_workers=config.num_workers,
+        ray_address=config.ray_address,
+        index_dir=run_dir,
+    )
+    common = dict(
+        dataset=dataset,
+        backbone=config.backbone,
+        input_size=config.input_size,
+        epochs=config.epochs,
+        device=config.device,
+        random_state=config.seed,
+        progress=progress,
+    )
     learner = LinearProbe(**common) if config.learner == "linear" else FineTune(**common)
     failed = _failed_items(dataset, config, progress=progress)
     _write_failed(run_dir, dataset, failed)
@@ -326,12 +376,13 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
     seed = ids[(parts == "seed") & ok]
     lost = [classes[c] for c in rare if not np.any(labels[seed] == c)]
     if lost:
-        raise DataUnavailableError(f"Every example of the rare classes {lost} failed to decode (see "
-                                   f"{str(run_dir / 'failed_files.csv')!r}); give a readable one with --rare-example.")
+        raise DataUnavailableError(
+            f"Every example of the rare classes {lost} failed to decode (see "
+            f"{str(run_dir / 'failed_files.csv')!r}); give a readable one with --rare-example."
+        )
     val = ids[(parts == "val") & ok]
     pool = ids[(parts == "pool") & ok]
-    split = Split(seed, val, pool, tuple(rare), train_labels=labels[seed],
-                  val_labels=labels[val] if len(val) else None)
+    split = Split(seed, val, pool, tuple(rare), train_labels=labels[seed], val_labels=labels[val] if len(val) else None)
     from .labels import LabelStore
 
     store = LabelStore(run_dir / "labels.sqlite")
@@ -340,15 +391,25 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
         store.extend_pool(np.setdiff1d(pool, saved["pool"]))  # files added to the pool since (scan_pool)
     store.close()
     strategy = get_strategy(config.strategy)
-    return ActiveSearch(dataset=dataset, split=split, learner=learner, strategy=strategy, per_class=config.per_class,
-                        oracle=None, run_dir=run_dir, random_state=config.seed, name=config.strategy,
-                        seed=config.seed)
+    return ActiveSearch(
+        dataset=dataset,
+        split=split,
+        learner=learner,
+        strategy=strategy,
+        per_class=config.per_class,
+        oracle=None,
+        run_dir=run_dir,
+        random_state=config.seed,
+        name=config.strategy,
+        seed=config.seed,
+    )
 
 
 def _failed_items(dataset: FileDataset, config: SearchConfig, *, progress: bool) -> dict[int, str]:
     if config.learner == "linear":
-        dataset.feature_source(backbone=config.backbone, input_size=config.input_size, device=config.device,
-                               progress=progress)
+        dataset.feature_source(
+            backbone=config.backbone, input_size=config.input_size, device=config.device, progress=progress
+        )
         return dataset.failed_items(backbone=config.backbone, input_size=config.input_size)
     return {}
 
@@ -390,8 +451,15 @@ def candidate_rows(search: ActiveSearch) -> list[dict]:
     for k, (i, t, s) in enumerate(zip(cand.ids.tolist(), cand.target.tolist(), cand.score.tolist())):
         p = search.candidate_proba_[k]
         col = rare.index(t) if t in rare else int(np.argmax(p))  # class-agnostic: its likeliest rare class
-        rows.append({"item_id": i, "path": paths[i] if paths else "", "rare_class": names[rare[col]],
-                     "score": s, "probability": float(p[col])})
+        rows.append(
+            {
+                "item_id": i,
+                "path": paths[i] if paths else "",
+                "rare_class": names[rare[col]],
+                "score": s,
+                "probability": float(p[col]),
+            }
+        )
     return rows
 
 
@@ -402,8 +470,7 @@ def write_candidates(search: ActiveSearch, run_dir=None, *, thumb: int = 96) -> 
     run_dir = Path(run_dir or search.run_dir)
     rows = candidate_rows(search)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["item_id", "path", "rare_class", "score", "probability"],
-                       lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=["item_id", "path", "rare_class", "score", "probability"], lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({**r, "score": f"{r['score']:.6g}", "probability": f"{r['probability']:.6g}"})
@@ -411,15 +478,19 @@ def write_candidates(search: ActiveSearch, run_dir=None, *, thumb: int = 96) -> 
     images = search.dataset.load_images([r["item_id"] for r in rows], thumb) if rows else []
     cells = []
     for r, im in zip(rows, images):
-        cells.append(f'<figure><img src="{png_data_uri(im)}" width="{thumb}" height="{thumb}" alt="">'
-                     f'<figcaption><b>{r["probability"]:.1e}</b> {html.escape(r["rare_class"])}<br>'
-                     f'<small>#{r["item_id"]} {html.escape(Path(r["path"]).name)}</small></figcaption></figure>')
-    page = (f"<!doctype html><meta charset='utf-8'><title>rarelab candidates, round {search.round_}</title>"
-            "<style>body{font-family:sans-serif;margin:1em}figure{display:inline-block;margin:4px;width:"
-            f"{thumb + 8}px;font-size:11px;vertical-align:top}}img{{image-rendering:auto}}</style>"
-            f"<h1>Round {search.round_}: {len(rows)} candidates</h1><p>Label them in a CSV with columns "
-            "<code>path</code> (or <code>item_id</code>) and <code>label</code> (a class name or <code>not</code>), "
-            "then run <code>rarelab search label RUN --csv FILE</code>.</p>" + "".join(cells))
+        cells.append(
+            f'<figure><img src="{png_data_uri(im)}" width="{thumb}" height="{thumb}" alt="">'
+            f"<figcaption><b>{r['probability']:.1e}</b> {html.escape(r['rare_class'])}<br>"
+            f"<small>#{r['item_id']} {html.escape(Path(r['path']).name)}</small></figcaption></figure>"
+        )
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>rarelab candidates, round {search.round_}</title>"
+        "<style>body{font-family:sans-serif;margin:1em}figure{display:inline-block;margin:4px;width:"
+        f"{thumb + 8}px;font-size:11px;vertical-align:top}}img{{image-rendering:auto}}</style>"
+        f"<h1>Round {search.round_}: {len(rows)} candidates</h1><p>Label them in a CSV with columns "
+        "<code>path</code> (or <code>item_id</code>) and <code>label</code> (a class name or <code>not</code>), "
+        "then run <code>rarelab search label RUN --csv FILE</code>.</p>" + "".join(cells)
+    )
     html_path = write_atomic(run_dir / "candidates.html", page)
     return csv_path, html_path
 
@@ -469,8 +540,9 @@ def parse_label_csv(search: ActiveSearch, path) -> tuple[np.ndarray, np.ndarray]
     pool = set(search.pool_ids_.tolist())
     errors += [f"item {i} is not an unlabeled pool item" for i in ids if i not in pool]
     if errors:
-        raise InvalidParameterError(f"{str(path)!r} has {len(errors)} bad rows; nothing was stored. "
-                                    + "; ".join(errors[:5]))
+        raise InvalidParameterError(
+            f"{str(path)!r} has {len(errors)} bad rows; nothing was stored. " + "; ".join(errors[:5])
+        )
     return np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
 
 
@@ -492,10 +564,15 @@ def predict_files(search: ActiveSearch, files) -> tuple[list[str], np.ndarray, l
     if not hasattr(learner, "model_") and model is not None and model.exists():
         learner.load(model)  # the last trained round's model (a committed round retrains only on demand)
     if not hasattr(learner, "model_"):
-        raise InvalidParameterError(f"The run in {str(search.run_dir)!r} has no trained model yet: run "
-                                    "`rarelab search propose` (or search.train()) first.")
-    size = (learner.input_size or DEFAULT_INPUT_SIZE[learner.backbone]) if isinstance(learner, LinearProbe) \
+        raise InvalidParameterError(
+            f"The run in {str(search.run_dir)!r} has no trained model yet: run "
+            "`rarelab search propose` (or search.train()) first."
+        )
+    size = (
+        (learner.input_size or DEFAULT_INPUT_SIZE[learner.backbone])
+        if isinstance(learner, LinearProbe)
         else search.dataset.image_size
+    )
     paths = [str(Path(f).expanduser().resolve()) for f in files]
     images, failed = load_images(paths, size)
     bad = {i for i, _ in failed}
@@ -512,17 +589,21 @@ def status(search: ActiveSearch) -> str:
     pending = search.pending_labels_
     found = {names[c]: sum(1 for y in committed.values() if y == c) for c in search.rare_classes}
     failed = getattr(ds, "failed_", np.empty(0))
-    lines = [f"round {search.round_}, phase {search.phase_!r} (next: "
-             f"{ {'train': 'propose', 'propose': 'propose', 'label': 'label, then commit'}[search.phase_] })",
-             f"items: {len(s.train)} seed, {len(s.val)} validation, {len(search.pool_ids_)} unlabeled in the pool, "
-             f"{len(failed)} unreadable (failed_files.csv)",
-             f"rare classes: {', '.join(names[c] for c in search.rare_classes)}",
-             f"labels: {len(committed)} committed ({', '.join(f'{k}: {v}' for k, v in found.items())} rare found), "
-             f"{len(pending)} waiting for commit",
-             f"candidates: {0 if search.candidates_ is None else len(search.candidates_)}"]
+    lines = [
+        f"round {search.round_}, phase {search.phase_!r} (next: "
+        f"{ {'train': 'propose', 'propose': 'propose', 'label': 'label, then commit'}[search.phase_] })",
+        f"items: {len(s.train)} seed, {len(s.val)} validation, {len(search.pool_ids_)} unlabeled in the pool, "
+        f"{len(failed)} unreadable (failed_files.csv)",
+        f"rare classes: {', '.join(names[c] for c in search.rare_classes)}",
+        f"labels: {len(committed)} committed ({', '.join(f'{k}: {v}' for k, v in found.items())} rare found), "
+        f"{len(pending)} waiting for commit",
+        f"candidates: {0 if search.candidates_ is None else len(search.candidates_)}",
+    ]
     if search.history_:
         last = search.history_[-1]
         f1 = last.get("f1_rare")
-        lines.append(f"last trained round {last['round']}: train size {last.get('train_size')}, "
-                     + (f"rare F1 on validation {f1:.3f}" if f1 is not None else "no validation labels (no F1)"))
+        lines.append(
+            f"last trained round {last['round']}: train size {last.get('train_size')}, "
+            + (f"rare F1 on validation {f1:.3f}" if f1 is not None else "no validation labels (no F1)")
+        )
     return "\n".join(lines)

@@ -32,16 +32,25 @@ class Split:
         for part in ("train", "val", "pool"):
             object.__setattr__(self, part, np.asarray(getattr(self, part), dtype=np.int64))
         if self.train_labels is None:
-            raise param_error("Split", "train_labels", "the labels of the training items", None,
-                              "Build simulations with rare_class_split(targets, ...), which reads them.")
+            raise param_error(
+                "Split",
+                "train_labels",
+                "the labels of the training items",
+                None,
+                "Build simulations with rare_class_split(targets, ...), which reads them.",
+            )
         for part in ("train", "val"):
             labels = getattr(self, f"{part}_labels")
             if labels is None:
                 continue
             labels = np.asarray(labels, dtype=np.int64)
             if labels.shape != getattr(self, part).shape:
-                raise param_error("Split", f"{part}_labels", f"one label per {part} item "
-                                  f"({len(getattr(self, part))})", f"{len(labels)} labels")
+                raise param_error(
+                    "Split",
+                    f"{part}_labels",
+                    f"one label per {part} item ({len(getattr(self, part))})",
+                    f"{len(labels)} labels",
+                )
             object.__setattr__(self, f"{part}_labels", labels)
 
     @property
@@ -55,15 +64,27 @@ class Split:
         rows = [("class", "train", "val", "pool")]
         for c in self.rare_classes:
             tr = int(np.sum(targets[self.train] == c))
-            rows.append((f"{name(c)}{' (template)' if c in self.synthetic else ''}", str(tr),
-                         str(int(np.sum(targets[self.val] == c))), str(int(np.sum(targets[self.pool] == c)))))
+            rows.append(
+                (
+                    f"{name(c)}{' (template)' if c in self.synthetic else ''}",
+                    str(tr),
+                    str(int(np.sum(targets[self.val] == c))),
+                    str(int(np.sum(targets[self.pool] == c))),
+                )
+            )
         rare = np.array(self.rare_classes)
-        rows.append(("common classes", *(str(int(np.sum(~np.isin(targets[p], rare))))
-                                          for p in (self.train, self.val, self.pool))))
+        rows.append(
+            (
+                "common classes",
+                *(str(int(np.sum(~np.isin(targets[p], rare)))) for p in (self.train, self.val, self.pool)),
+            )
+        )
         rows.append(("total", str(len(self.train)), str(len(self.val)), str(len(self.pool))))
         width = [max(len(r[i]) for r in rows) for i in range(4)]
-        fmt = lambda r: "  ".join(r[0].ljust(width[0]) if i == 0 else r[i].rjust(width[i])  # noqa: E731
-                                  for i in range(4))
+
+        def fmt(r):
+            return "  ".join(r[0].ljust(width[0]) if i == 0 else r[i].rjust(width[i]) for i in range(4))
+
         return "\n".join([fmt(rows[0]), "-" * (sum(width) + 6), *map(fmt, rows[1:])])
 
 
@@ -131,8 +152,9 @@ def rare_class_split(
         pool_cap = check_int(owner, "pool_cap", pool_cap, low=1)
     fr = np.asarray(common_fractions, dtype=float)
     if fr.shape != (3,) or fr.min() < 0 or abs(fr.sum() - 1) > 1e-6:
-        raise param_error(owner, "common_fractions", "three non-negative fractions (train, val, pool) summing to 1",
-                          common_fractions)
+        raise param_error(
+            owner, "common_fractions", "three non-negative fractions (train, val, pool) summing to 1", common_fractions
+        )
     rare = [int(c) for c in rare_classes]
     if not rare or len(set(rare)) != len(rare):
         raise param_error(owner, "rare_classes", "a non-empty list of distinct class ids", rare_classes)
@@ -142,16 +164,22 @@ def rare_class_split(
         raise param_error(owner, "template_ids", "keyed by rare classes only", unknown)
     bad = {c: i for c, i in template_ids.items() if not 0 <= i < len(targets) or targets[i] != c}
     if bad:
-        raise param_error(owner, "template_ids", "ids of items whose target is their class", bad,
-                          "Append the templates with dataset.with_templates(rare_classes) first.")
+        raise param_error(
+            owner,
+            "template_ids",
+            "ids of items whose target is their class",
+            bad,
+            "Append the templates with dataset.with_templates(rare_classes) first.",
+        )
     grouped = groups is not None
     groups = np.arange(len(targets)) if groups is None else np.asarray(groups)
     if groups.shape != targets.shape:
         raise param_error(owner, "groups", f"one group id per item ({len(targets)})", f"shape {groups.shape}")
     train_from = np.ones(len(targets), bool) if rare_train_from is None else np.asarray(rare_train_from, bool)
     if train_from.shape != targets.shape:
-        raise param_error(owner, "rare_train_from", f"a boolean mask over the {len(targets)} items",
-                          f"shape {train_from.shape}")
+        raise param_error(
+            owner, "rare_train_from", f"a boolean mask over the {len(targets)} items", f"shape {train_from.shape}"
+        )
     eval_from = ~train_from if rare_train_from is not None else train_from
     rng = check_random_state(random_state)
 
@@ -175,15 +203,19 @@ def rare_class_split(
             used.append(g)
         taken = taken[:k_train]
         if rare_train_from is None:
-            rest_groups = train_groups[len(used):]
+            rest_groups = train_groups[len(used) :]
         else:
             rest_groups = rng.permutation(np.unique(groups[mine & eval_from & ~np.isin(groups, used)]))
         n_rest = int(np.sum(mine & eval_from & np.isin(groups, rest_groups)))
         if len(taken) < k_train or len(rest_groups) < n_val[0] + 1 or n_rest < n_val[0] + 1:
-            raise param_error(owner, "rare_classes", f"classes with at least {k_train} training item(s) and "
-                              f"{n_val[0] + 1} validation and pool {'groups' if grouped else 'items'} besides",
-                              f"class {c} with {int(mine.sum())} items in {len(np.unique(groups[mine]))} groups",
-                              "Choose other rare classes or lower n_train/n_val.")
+            raise param_error(
+                owner,
+                "rare_classes",
+                f"classes with at least {k_train} training item(s) and "
+                f"{n_val[0] + 1} validation and pool {'groups' if grouped else 'items'} besides",
+                f"class {c} with {int(mine.sum())} items in {len(np.unique(groups[mine]))} groups",
+                "Choose other rare classes or lower n_train/n_val.",
+            )
         k_val = min(k_val, len(rest_groups) - 1)
         # Validation: one item from each of k_val groups; the pool: the other groups' items.
         val_items = [int(rng.choice(members[g])) if grouped else members[g][0] for g in rest_groups[:k_val]]
@@ -209,5 +241,4 @@ def rare_class_split(
     cat = lambda parts: np.sort(np.concatenate(parts).astype(np.int64))  # noqa: E731
     train, val = cat(train), cat(val) if val else np.empty(0, np.int64)
     # The known labels travel with the split; the pool's stay with whoever holds the ground truth.
-    return Split(train, val, cat(pool), tuple(rare), template_ids, train_labels=targets[train],
-                 val_labels=targets[val])
+    return Split(train, val, cat(pool), tuple(rare), template_ids, train_labels=targets[train], val_labels=targets[val])

@@ -27,14 +27,25 @@ class ToyData:
     y_pool: np.ndarray
 
 
-def make_toy_data(*, sigma: float = 0.5, n_common: int = 200, n_rare: int = 1, n_pool_common: int = 500,
-                  n_pool_rare: int = 50, random_state=None) -> ToyData:
+def make_toy_data(
+    *,
+    sigma: float = 0.5,
+    n_common: int = 200,
+    n_rare: int = 1,
+    n_pool_common: int = 500,
+    n_pool_rare: int = 50,
+    random_state=None,
+) -> ToyData:
     """Draw training and pool points: ``n_common`` per common class and ``n_rare`` rare ones."""
     owner = "make_toy_data"
     if not (isinstance(sigma, (int, float)) and sigma > 0):
         raise param_error(owner, "sigma", "a positive float", sigma)
-    for name, v, low in (("n_common", n_common, 1), ("n_rare", n_rare, 1), ("n_pool_common", n_pool_common, 0),
-                         ("n_pool_rare", n_pool_rare, 1)):
+    for name, v, low in (
+        ("n_common", n_common, 1),
+        ("n_rare", n_rare, 1),
+        ("n_pool_common", n_pool_common, 0),
+        ("n_pool_rare", n_pool_rare, 1),
+    ):
         check_int(owner, name, v, low=low)
     rng = check_random_state(random_state)
 
@@ -107,9 +118,19 @@ class ToyResult:
         return W[:, RARE] - W.mean(axis=1)
 
 
-def run_toy_model(*, sigma: float = 0.5, n_common: int = 200, n_rare: int = 1, n_pool_common: int = 500,
-                  n_pool_rare: int = 50, epochs: int = 500, lr: float = 0.5, k: int = 50,
-                  grid_size: int = 121, random_state=None) -> ToyResult:
+def run_toy_model(
+    *,
+    sigma: float = 0.5,
+    n_common: int = 200,
+    n_rare: int = 1,
+    n_pool_common: int = 500,
+    n_pool_rare: int = 50,
+    epochs: int = 500,
+    lr: float = 0.5,
+    k: int = 50,
+    grid_size: int = 121,
+    random_state=None,
+) -> ToyResult:
     """Train the toy classifier and rank the pool by P(rare); returns everything Fig. 5 shows.
 
     Examples
@@ -118,8 +139,14 @@ def run_toy_model(*, sigma: float = 0.5, n_common: int = 200, n_rare: int = 1, n
     >>> r.max_p_rare < 0.5, r.precision_at_k > 10 * 50 / 1050
     (True, True)
     """
-    data = make_toy_data(sigma=sigma, n_common=n_common, n_rare=n_rare, n_pool_common=n_pool_common,
-                         n_pool_rare=n_pool_rare, random_state=random_state)
+    data = make_toy_data(
+        sigma=sigma,
+        n_common=n_common,
+        n_rare=n_rare,
+        n_pool_common=n_pool_common,
+        n_pool_rare=n_pool_rare,
+        random_state=random_state,
+    )
     k = check_int("run_toy_model", "k", k, low=1, high=len(data.y_pool))
     model = LinearSoftmax(epochs=epochs, lr=lr).fit(data.X_train, data.y_train)
     gx = np.linspace(-3, 2.5, grid_size)
@@ -131,8 +158,17 @@ def run_toy_model(*, sigma: float = 0.5, n_common: int = 200, n_rare: int = 1, n
 
     top = select_top(pool_p, k, random_state=0)
     train_p = model.predict_proba(data.X_train)[:, RARE]
-    return ToyResult(data, model, gx, gy, grid, pool_p, top, float(max(pool_p.max(), train_p.max())),
-                     float(np.mean(data.y_pool[top] == RARE)))
+    return ToyResult(
+        data,
+        model,
+        gx,
+        gy,
+        grid,
+        pool_p,
+        top,
+        float(max(pool_p.max(), train_p.max())),
+        float(np.mean(data.y_pool[top] == RARE)),
+    )
 
 
 def toy_figure(result: ToyResult):
@@ -142,28 +178,61 @@ def toy_figure(result: ToyResult):
     d = result.data
     colours = ["#e6b800", "#2ca02c", "#d62728"]
     names = ["common A", "common B", "rare"]
-    fig = go.Figure(go.Contour(x=result.grid_x, y=result.grid_y, z=result.grid_p_rare, colorscale="Blues",
-                               colorbar=dict(title="P(rare)"), contours=dict(showlabels=True),
-                               hovertemplate="P(rare)=%{z:.2e}<extra></extra>"))
+    fig = go.Figure(
+        go.Contour(
+            x=result.grid_x,
+            y=result.grid_y,
+            z=result.grid_p_rare,
+            colorscale="Blues",
+            colorbar=dict(title="P(rare)"),
+            contours=dict(showlabels=True),
+            hovertemplate="P(rare)=%{z:.2e}<extra></extra>",
+        )
+    )
     for c in range(3):
         m = d.y_pool == c
-        fig.add_trace(go.Scatter(x=d.X_pool[m, 0], y=d.X_pool[m, 1], mode="markers", name=f"{names[c]} (pool)",
-                                 marker=dict(symbol="circle-open", color=colours[c], size=6),
-                                 customdata=result.pool_p_rare[m],
-                                 hovertemplate="P(rare)=%{customdata:.2e}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=d.X_pool[m, 0],
+                y=d.X_pool[m, 1],
+                mode="markers",
+                name=f"{names[c]} (pool)",
+                marker=dict(symbol="circle-open", color=colours[c], size=6),
+                customdata=result.pool_p_rare[m],
+                hovertemplate="P(rare)=%{customdata:.2e}<extra></extra>",
+            )
+        )
     for c in range(3):
         m = d.y_train == c
-        fig.add_trace(go.Scatter(x=d.X_train[m, 0], y=d.X_train[m, 1], mode="markers", name=f"{names[c]} (train)",
-                                 marker=dict(color=colours[c], size=9 if c == RARE else 5,
-                                             line=dict(color="black", width=1))))
+        fig.add_trace(
+            go.Scatter(
+                x=d.X_train[m, 0],
+                y=d.X_train[m, 1],
+                mode="markers",
+                name=f"{names[c]} (train)",
+                marker=dict(color=colours[c], size=9 if c == RARE else 5, line=dict(color="black", width=1)),
+            )
+        )
     top = d.X_pool[result.top_k]
-    fig.add_trace(go.Scatter(x=top[:, 0], y=top[:, 1], mode="markers", name=f"top {len(result.top_k)} by P(rare)",
-                             marker=dict(symbol="circle-open", color="black", size=12, line=dict(width=1.5))))
-    fig.update_layout(title=f"max P(rare) = {result.max_p_rare:.2f}; precision of the top {len(result.top_k)} = "
-                            f"{result.precision_at_k:.2f}", template="plotly_white", height=600, width=640,
-                      # The legend sits under the plot: on the right it would cover the colourbar.
-                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, xanchor="left"),
-                      margin=dict(b=120),
-                      xaxis=dict(range=[result.grid_x[0], result.grid_x[-1]]),
-                      yaxis=dict(range=[result.grid_y[0], result.grid_y[-1]], scaleanchor="x"))
+    fig.add_trace(
+        go.Scatter(
+            x=top[:, 0],
+            y=top[:, 1],
+            mode="markers",
+            name=f"top {len(result.top_k)} by P(rare)",
+            marker=dict(symbol="circle-open", color="black", size=12, line=dict(width=1.5)),
+        )
+    )
+    fig.update_layout(
+        title=f"max P(rare) = {result.max_p_rare:.2f}; precision of the top {len(result.top_k)} = "
+        f"{result.precision_at_k:.2f}",
+        template="plotly_white",
+        height=600,
+        width=640,
+        # The legend sits under the plot: on the right it would cover the colourbar.
+        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, xanchor="left"),
+        margin=dict(b=120),
+        xaxis=dict(range=[result.grid_x[0], result.grid_x[-1]]),
+        yaxis=dict(range=[result.grid_y[0], result.grid_y[-1]], scaleanchor="x"),
+    )
     return fig

@@ -35,17 +35,27 @@ from .models import BACKBONES, build_model
 EpochCallback = Callable[[int, float], None]
 
 
-def _check_fit_input(owner: str, ids, labels, n_items: int, n_classes: int):
+def _check_fit_input(owner: str, ids, labels, n_items: int, n_classes: int, n_aux: int = 0):
     ids = np.asarray(ids)
     labels = np.asarray(labels)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or len(ids) == 0:
-        raise param_error(owner, "ids", "a non-empty 1-D int array of item ids", f"{ids.dtype} array of shape {ids.shape}")
+        raise param_error(
+            owner, "ids", "a non-empty 1-D int array of item ids", f"{ids.dtype} array of shape {ids.shape}"
+        )
     if ids.min() < 0 or ids.max() >= n_items:
         raise param_error(owner, "ids", f"item ids in [0, {n_items - 1}]", f"ids in [{ids.min()}, {ids.max()}]")
     if labels.shape != ids.shape or not np.issubdtype(labels.dtype, np.integer):
-        raise param_error(owner, "labels", f"an int array of shape {ids.shape}", f"{labels.dtype} array of shape {labels.shape}")
-    if labels.min() < 0 or labels.max() >= n_classes:
-        raise param_error(owner, "labels", f"class ids in [0, {n_classes - 1}]", f"ids in [{labels.min()}, {labels.max()}]")
+        raise param_error(
+            owner, "labels", f"an int array of shape {ids.shape}", f"{labels.dtype} array of shape {labels.shape}"
+        )
+    if labels.min() < 0 or labels.max() >= n_classes + n_aux:
+        raise param_error(
+            owner,
+            "labels",
+            f"class ids in [0, {n_classes - 1}]"
+            + (f" or auxiliary ids in [{n_classes}, {n_classes + n_aux - 1}]" if n_aux else ""),
+            f"ids in [{labels.min()}, {labels.max()}]",
+        )
     return ids.astype(np.int64), labels.astype(np.int64)
 
 
@@ -69,13 +79,15 @@ def _load_state(path, learner, *, kind: str) -> dict:
 
 def _init_linear(layer: nn.Linear, gen: torch.Generator) -> None:
     # nn.Linear's default init, drawn from our generator instead of torch's global one.
-    bound = 1 / layer.in_features ** 0.5
+    bound = 1 / layer.in_features**0.5
     with torch.no_grad():
         layer.weight.uniform_(-bound, bound, generator=gen)
         layer.bias.uniform_(-bound, bound, generator=gen)
 
 
 class _Base:
+    max_aux = 64  # auxiliary (background) classes a learner accepts beyond the dataset's
+
     def _check_common(self):
         owner = type(self).__name__
         if self.backbone not in BACKBONES:
@@ -88,6 +100,15 @@ class _Base:
     @property
     def n_classes(self) -> int:
         return len(self.dataset.classes)
+
+    # Background splitting (Mullapudi et al.'s trainBGSplit): training items may carry an
+    # auxiliary label n_classes + k (a cluster of background, e.g. a pseudo-negative); the
+    # network gets those extra outputs, and predictions are the softmax over the real classes.
+    def _outputs_for(self, labels) -> int:
+        return max(self.n_classes, int(np.max(labels)) + 1) if len(labels) else self.n_classes
+
+    def _real_softmax(self, logits: torch.Tensor) -> np.ndarray:
+        return torch.softmax(logits[:, : self.n_classes].double(), dim=1).cpu().numpy()
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -118,10 +139,23 @@ class LinearProbe(_Base):
     callbacks : list of callables ``(epoch, mean_loss)``, called after every epoch.
     """
 
-    def __init__(self, *, dataset, backbone: str = "efficientnet_lite0", input_size: int | None = None,
-                 hidden: int = 0, epochs: int = 20, lr: float = 1e-3, batch_size: int = 256,
-                 weight_decay: float = 0.0, warm_start: bool = False, device=None, random_state=None,
-                 callbacks: list[EpochCallback] | None = None, progress: bool = True):
+    def __init__(
+        self,
+        *,
+        dataset,
+        backbone: str = "efficientnet_lite0",
+        input_size: int | None = None,
+        hidden: int = 0,
+        epochs: int = 20,
+        lr: float = 1e-3,
+        batch_size: int = 256,
+        weight_decay: float = 0.0,
+        warm_start: bool = False,
+        device=None,
+        random_state=None,
+        callbacks: list[EpochCallback] | None = None,
+        progress: bool = True,
+    ):
         self.dataset = dataset
         self.backbone = backbone
         self.input_size = input_size
@@ -140,18 +174,25 @@ class LinearProbe(_Base):
         """The dataset's frozen features: an in-memory matrix, or a feature store streamed in blocks."""
         if not hasattr(self, "features_"):
             if self.backbone == "small_cnn":
-                raise param_error("LinearProbe", "backbone", "a pretrained backbone", "small_cnn",
-                                  "A random small CNN gives useless frozen features; use FineTune for it.")
-            self.features_ = self.dataset.feature_source(backbone=self.backbone, input_size=self.input_size,
-                                                         device=self.device, progress=self.progress)
+                raise param_error(
+                    "LinearProbe",
+                    "backbone",
+                    "a pretrained backbone",
+                    "small_cnn",
+                    "A random small CNN gives useless frozen features; use FineTune for it.",
+                )
+            self.features_ = self.dataset.feature_source(
+                backbone=self.backbone, input_size=self.input_size, device=self.device, progress=self.progress
+            )
         return self.features_
 
-    def _new_head(self, dim: int, gen: torch.Generator) -> nn.Module:
+    def _new_head(self, dim: int, gen: torch.Generator, n_outputs: int | None = None) -> nn.Module:
+        n_outputs = n_outputs or self.n_classes
         if self.hidden:
             check_int("LinearProbe", "hidden", self.hidden, low=1)
-            layers = [nn.Linear(dim, self.hidden), nn.ReLU(), nn.Linear(self.hidden, self.n_classes)]
+            layers = [nn.Linear(dim, self.hidden), nn.ReLU(), nn.Linear(self.hidden, n_outputs)]
         else:
-            layers = [nn.Linear(dim, self.n_classes)]
+            layers = [nn.Linear(dim, n_outputs)]
         for layer in layers:
             if isinstance(layer, nn.Linear):
                 _init_linear(layer, gen)
@@ -160,26 +201,31 @@ class LinearProbe(_Base):
     def fit(self, ids, labels):
         """Train the head on the items ``ids`` with ``labels``; returns ``self``."""
         self._check_common()
-        ids, labels = _check_fit_input("LinearProbe.fit", ids, labels, len(self.dataset), self.n_classes)
+        ids, labels = _check_fit_input(
+            "LinearProbe.fit", ids, labels, len(self.dataset), self.n_classes, n_aux=self.max_aux
+        )
         # A fresh generator per fit, as in scikit-learn: a resumed run retrains a round exactly.
         rng = check_random_state(self.random_state)
         gen = torch.Generator().manual_seed(derive_seed(rng))
         feats = self._features()
         self.device_ = choose_device(self.device)
-        if not (self.warm_start and hasattr(self, "model_")):
-            self.model_ = self._new_head(feats.shape[1], gen)
+        n_outputs = self._outputs_for(labels)
+        if not (self.warm_start and hasattr(self, "model_") and self.n_outputs_ == n_outputs):
+            self.model_ = self._new_head(feats.shape[1], gen, n_outputs)
+        self.n_outputs_ = n_outputs
         model = self.model_.to(self.device_).train()
         x_all = torch.from_numpy(feats.take(ids)).to(self.device_)
         y_all = torch.from_numpy(labels).to(self.device_)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.loss_history_ = []
         # A few seconds per round: a bar in a terminal or notebook, nothing in a log.
-        for epoch in tqdm(range(self.epochs), desc="training head", disable=not (self.progress and interactive()),
-                          leave=False):
+        for epoch in tqdm(
+            range(self.epochs), desc="training head", disable=not (self.progress and interactive()), leave=False
+        ):
             order = torch.randperm(len(ids), generator=gen).to(self.device_)
             total = 0.0
             for start in range(0, len(ids), self.batch_size):
-                b = order[start:start + self.batch_size]
+                b = order[start : start + self.batch_size]
                 loss = nn.functional.cross_entropy(model(x_all[b]), y_all[b])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -207,7 +253,7 @@ class LinearProbe(_Base):
 
     @torch.inference_mode()
     def _proba_of_features(self, x: np.ndarray) -> np.ndarray:
-        return torch.softmax(self.model_(torch.from_numpy(x).to(self.device_)).double(), dim=1).cpu().numpy()
+        return self._real_softmax(self.model_(torch.from_numpy(x).to(self.device_)))
 
     @torch.inference_mode()
     def embed(self, ids) -> np.ndarray:
@@ -231,14 +277,25 @@ class LinearProbe(_Base):
     def save(self, path) -> None:
         """Write the trained head (and its settings) to ``path``, atomically."""
         self._check_fitted()
-        _save_state(path, {"kind": "linear", "backbone": self.backbone, "input_size": self.input_size,
-                           "hidden": self.hidden, "n_classes": self.n_classes, "dim": self._features().shape[1],
-                           "state": self.model_.state_dict()})
+        _save_state(
+            path,
+            {
+                "kind": "linear",
+                "backbone": self.backbone,
+                "input_size": self.input_size,
+                "hidden": self.hidden,
+                "n_classes": self.n_classes,
+                "dim": self._features().shape[1],
+                "n_outputs": self.n_outputs_,
+                "state": self.model_.state_dict(),
+            },
+        )
 
     def load(self, path):
         """Restore a head written by :meth:`save`; returns ``self``."""
         saved = _load_state(path, self, kind="linear")
-        self.model_ = self._new_head(saved["dim"], torch.Generator().manual_seed(0))
+        self.n_outputs_ = int(saved.get("n_outputs", self.n_classes))
+        self.model_ = self._new_head(saved["dim"], torch.Generator().manual_seed(0), self.n_outputs_)
         self.model_.load_state_dict(saved["state"])
         self.device_ = choose_device(self.device)
         self.model_.to(self.device_).eval()
@@ -253,10 +310,23 @@ class FineTune(_Base):
     On CUDA it trains with mixed precision and channels_last.
     """
 
-    def __init__(self, *, dataset, backbone: str = "efficientnet_lite0", weights: str | None = "DEFAULT",
-                 input_size: int | None = None, epochs: int = 20, lr: float = 1e-3, batch_size: int = 256,
-                 crop_padding: int = 4, warm_start: bool = False, device=None, random_state=None,
-                 callbacks: list[EpochCallback] | None = None, progress: bool = True):
+    def __init__(
+        self,
+        *,
+        dataset,
+        backbone: str = "efficientnet_lite0",
+        weights: str | None = "DEFAULT",
+        input_size: int | None = None,
+        epochs: int = 20,
+        lr: float = 1e-3,
+        batch_size: int = 256,
+        crop_padding: int = 4,
+        warm_start: bool = False,
+        device=None,
+        random_state=None,
+        callbacks: list[EpochCallback] | None = None,
+        progress: bool = True,
+    ):
         self.dataset = dataset
         self.backbone = backbone
         self.weights = weights
@@ -278,25 +348,29 @@ class FineTune(_Base):
         n, h, w, _ = x.shape
         padded = nn.functional.pad(x.permute(0, 3, 1, 2), (p, p, p, p), mode="replicate").permute(0, 2, 3, 1)
         off = torch.randint(0, 2 * p + 1, (n, 2), generator=gen)
-        return torch.stack([padded[i, a:a + h, b:b + w] for i, (a, b) in enumerate(off.tolist())])
+        return torch.stack([padded[i, a : a + h, b : b + w] for i, (a, b) in enumerate(off.tolist())])
 
     def fit(self, ids, labels):
         """Train the network on the items ``ids`` with ``labels``; returns ``self``."""
         self._check_common()
         check_int("FineTune", "crop_padding", self.crop_padding, low=0)
-        ids, labels = _check_fit_input("FineTune.fit", ids, labels, len(self.dataset), self.n_classes)
+        ids, labels = _check_fit_input(
+            "FineTune.fit", ids, labels, len(self.dataset), self.n_classes, n_aux=self.max_aux
+        )
+        n_outputs = self._outputs_for(labels)
         # A fresh generator per fit, as in scikit-learn: a resumed run retrains a round exactly.
         rng = check_random_state(self.random_state)
         gen = torch.Generator().manual_seed(derive_seed(rng))
         self.device_ = dev = choose_device(self.device)
         cuda = dev.type == "cuda"
-        if not (self.warm_start and hasattr(self, "model_")):
+        if not (self.warm_start and hasattr(self, "model_") and self.n_outputs_ == n_outputs):
             # fork_rng keeps torch's global generator untouched by the layers' default init.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(derive_seed(rng))
                 weights = None if self.backbone == "small_cnn" else self.weights
-                self.model_ = build_model(self.backbone, self.n_classes, weights=weights, input_size=self.input_size)
+                self.model_ = build_model(self.backbone, n_outputs, weights=weights, input_size=self.input_size)
             _init_linear(self.model_.head, gen)
+        self.n_outputs_ = n_outputs
         model = self.model_.to(dev)
         if cuda:
             model = model.to(memory_format=torch.channels_last)
@@ -307,13 +381,18 @@ class FineTune(_Base):
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         scaler = torch.amp.GradScaler("cuda", enabled=cuda)
         self.loss_history_ = []
-        bar = tqdm(total=self.epochs * len(ids), desc=f"fine-tuning {self.backbone}", disable=not self.progress,
-                   unit="img", leave=False)
+        bar = tqdm(
+            total=self.epochs * len(ids),
+            desc=f"fine-tuning {self.backbone}",
+            disable=not self.progress,
+            unit="img",
+            leave=False,
+        )
         for epoch in range(self.epochs):
             order = torch.randperm(len(ids), generator=gen)
             total = 0.0
             for start in range(0, len(ids), self.batch_size):
-                b = order[start:start + self.batch_size]
+                b = order[start : start + self.batch_size]
                 x = self._random_crop(images[b], gen).to(dev, non_blocking=True)
                 x = model.preprocess(x)
                 if cuda:
@@ -341,8 +420,8 @@ class FineTune(_Base):
         out = np.empty((len(ids), self.model_.feature_dim if what == "embed" else self.n_classes))
         # Blocks of decoded images: a pool on disk is never decoded all at once.
         for start in range(0, len(ids), block):
-            images = self.dataset.load_images(ids[start:start + block], self.dataset.image_size)
-            out[start:start + len(images)] = self._forward_images(images, what)
+            images = self.dataset.load_images(ids[start : start + block], self.dataset.image_size)
+            out[start : start + len(images)] = self._forward_images(images, what)
         return out.astype(np.float32) if what == "embed" else out
 
     @torch.inference_mode()
@@ -351,8 +430,7 @@ class FineTune(_Base):
         if what == "embed":
             return feats
         head = self.model_.head
-        logits = head(torch.from_numpy(feats).to(self.device_).to(head.weight.dtype)).double()
-        return torch.softmax(logits, dim=1).cpu().numpy()
+        return self._real_softmax(head(torch.from_numpy(feats).to(self.device_).to(head.weight.dtype)))
 
     def predict_proba_images(self, images: np.ndarray) -> np.ndarray:
         """Softmax for new images (NHWC uint8) that are in no dataset."""
@@ -362,13 +440,23 @@ class FineTune(_Base):
     def save(self, path) -> None:
         """Write the trained network to ``path``, atomically."""
         self._check_fitted()
-        _save_state(path, {"kind": "finetune", "backbone": self.backbone, "input_size": self.input_size,
-                           "n_classes": self.n_classes, "state": self.model_.state_dict()})
+        _save_state(
+            path,
+            {
+                "kind": "finetune",
+                "backbone": self.backbone,
+                "input_size": self.input_size,
+                "n_classes": self.n_classes,
+                "n_outputs": self.n_outputs_,
+                "state": self.model_.state_dict(),
+            },
+        )
 
     def load(self, path):
         """Restore a network written by :meth:`save`; returns ``self``."""
         saved = _load_state(path, self, kind="finetune")
-        self.model_ = build_model(self.backbone, self.n_classes, weights=None, input_size=self.input_size)
+        self.n_outputs_ = int(saved.get("n_outputs", self.n_classes))
+        self.model_ = build_model(self.backbone, self.n_outputs_, weights=None, input_size=self.input_size)
         self.model_.load_state_dict(saved["state"])
         self.device_ = choose_device(self.device)
         self.model_.to(self.device_).eval()

@@ -18,8 +18,15 @@ def tiny_config():
     from rarelab import RunConfig
 
     def make(**kw):
-        base = dict(dataset="synth_signs", dataset_kwargs={"n_samples": 1500, "min_per_class": 10, "progress": False},
-                    rare_classes="rarest:3", per_class=3, input_size=32, epochs=3, seed=0)
+        base = dict(
+            dataset="synth_signs",
+            dataset_kwargs={"n_samples": 1500, "min_per_class": 10, "progress": False},
+            rare_classes="rarest:3",
+            per_class=3,
+            input_size=32,
+            epochs=3,
+            seed=0,
+        )
         base.update(kw)
         return RunConfig(**base)
 
@@ -29,7 +36,6 @@ def tiny_config():
 def hand_made_proba(rows) -> np.ndarray:
     p = np.asarray(rows, dtype=float)
     return p / p.sum(axis=1, keepdims=True)
-
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,28 @@ import pytest
 
 from rarelab.cli import build_parser, main
 
-TINY = ["--dataset", "synth_signs", "--n-samples", "1500", "--rare-classes", "rarest:3", "--per-class", "3",
-        "--input-size", "32", "--epochs", "2", "--quiet"]
+TINY = [
+    "--dataset",
+    "synth_signs",
+    "--n-samples",
+    "1500",
+    "--rare-classes",
+    "rarest:3",
+    "--per-class",
+    "3",
+    "--input-size",
+    "32",
+    "--epochs",
+    "2",
+    "--quiet",
+]
 
 
 def test_run_writes_metrics_and_report(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["run", *TINY, "--rounds", "2", "--seeds", "2", "--strategies", "rare-softmax,random",
-                 "--out", str(out)])
+    code = main(
+        ["run", *TINY, "--rounds", "2", "--seeds", "2", "--strategies", "rare-softmax,random", "--out", str(out)]
+    )
     assert code == 0
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert {"strategy", "seed", "round", "labels_used", "n_rare", "f1_rare", "hits"} <= set(rows[0])
@@ -53,8 +67,18 @@ def test_help_is_complete(command, capsys):
     text = capsys.readouterr().out
     assert "usage: rarelab" in text
     if command == ["run"]:
-        for flag in ("--dataset", "--root", "--rare-classes", "--strategies", "--rounds", "--per-class", "--seeds",
-                     "--backbone", "--epochs", "--out"):
+        for flag in (
+            "--dataset",
+            "--root",
+            "--rare-classes",
+            "--strategies",
+            "--rounds",
+            "--per-class",
+            "--seeds",
+            "--backbone",
+            "--epochs",
+            "--out",
+        ):
             assert flag in text
 
 

@@ -13,8 +13,13 @@ from .conftest import SHARED_DATA
 
 def _fake_gtsrb_npz(path, n=60, size=32):
     rng = np.random.default_rng(0)
-    np.savez(path, Xtr=rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8), ytr=rng.integers(0, 43, n),
-             Xte=rng.integers(0, 255, (n // 2, size, size, 3), dtype=np.uint8), yte=rng.integers(0, 43, n // 2))
+    np.savez(
+        path,
+        Xtr=rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8),
+        ytr=rng.integers(0, 43, n),
+        Xte=rng.integers(0, 255, (n // 2, size, size, 3), dtype=np.uint8),
+        yte=rng.integers(0, 43, n // 2),
+    )
     return path
 
 

@@ -12,8 +12,10 @@ import pytest
 from .browser import REPO, chromium_page, require_browser, serve
 
 SITE = Path(os.environ.get("RARELAB_DOCS_SITE", REPO / "docs" / "_build" / "html"))
-pytestmark = pytest.mark.skipif(not (SITE / "index.html").exists() and "RARELAB_DOCS_SITE" not in os.environ,
-                                reason="the docs site is not built (make docs builds and tests it)")
+pytestmark = pytest.mark.skipif(
+    not (SITE / "index.html").exists() and "RARELAB_DOCS_SITE" not in os.environ,
+    reason="the docs site is not built (make docs builds and tests it)",
+)
 
 
 class _Links(HTMLParser):
@@ -80,8 +82,13 @@ def test_pages_load_without_console_errors_and_tutorials_show_figures():
         page.on("console", lambda m: m.type == "error" and errors.append(f"{page.url}: {m.text}"))
         page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
         # ERR_ABORTED: a request cut short by the next navigation, not a failure of the page
-        page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
-                and errors.append(f"{page.url}: request failed {r.url} ({r.failure})"))
+        page.on(
+            "requestfailed",
+            lambda r: (
+                "ERR_ABORTED" not in (r.failure or "")
+                and errors.append(f"{page.url}: request failed {r.url} ({r.failure})")
+            ),
+        )
         page.on("response", lambda r: r.status >= 400 and errors.append(f"{page.url}: {r.status} {r.url}"))
         for path in _pages():
             rel = path.relative_to(SITE).as_posix()

@@ -39,8 +39,9 @@ def test_label_gallery_in_jupyterlab(tmp_path):
         cells = page.locator(".rarelab-gallery .rl-cell:not(.rl-reference)")
         assert cells.count() == 3
         cells.nth(0).click()  # mouse: rare
-        page.wait_for_function("document.querySelector('.rarelab-gallery .rl-cell:not(.rl-reference)')"
-                               ".classList.contains('rl-rare')")  # painted from the kernel's reply
+        page.wait_for_function(
+            "document.querySelector('.rarelab-gallery .rl-cell:not(.rl-reference)').classList.contains('rl-rare')"
+        )  # painted from the kernel's reply
         page.keyboard.press("ArrowRight")
         page.keyboard.press("n")  # keyboard: item 2 is not rare
         page.keyboard.press("1")  # shortcut: item 3 is class 0; must not make a heading cell
@@ -52,8 +53,9 @@ def test_label_gallery_in_jupyterlab(tmp_path):
         ids = [int(cells.nth(k).get_attribute("data-item-id")) for k in range(3)]
         page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex = 4")
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-cell')")
-        page.wait_for_function("window.jupyterapp.shell.currentWidget.content.widgets[4]"
-                               ".outputArea.node.innerText.includes('{')")
+        page.wait_for_function(
+            "window.jupyterapp.shell.currentWidget.content.widgets[4].outputArea.node.innerText.includes('{')"
+        )
         in_kernel = json.loads(cell_text_outputs(page, 4).strip().splitlines()[-1])
 
     with sqlite3.connect(tmp_path / "run" / "labels.sqlite") as db:

@@ -95,7 +95,9 @@ def test_kill_during_extraction_keeps_committed_chunks(tmp_path):
         time.sleep(0.2)
         if index.exists():
             try:
-                committed = sqlite3.connect(index).execute("SELECT COUNT(*) FROM chunks WHERE committed=1").fetchone()[0]
+                committed = (
+                    sqlite3.connect(index).execute("SELECT COUNT(*) FROM chunks WHERE committed=1").fetchone()[0]
+                )
             except sqlite3.OperationalError:
                 continue
             if committed >= 3:

@@ -6,8 +6,10 @@ from .browser import chromium_page, require_browser, serve
 
 
 def _boxes(page, selector):
-    return page.eval_on_selector_all(selector, "els => els.map(e => { const r = e.getBoundingClientRect(); "
-                                               "return [r.left, r.top, r.right, r.bottom]; })")
+    return page.eval_on_selector_all(
+        selector,
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })",
+    )
 
 
 def _overlap(a, b) -> bool:
@@ -23,8 +25,12 @@ def _figures():
     rng = np.random.default_rng(0)
     coords = rng.normal(size=(200, 2))
     yield "toy explorer", toy_figure(run_toy_model(random_state=0))
-    yield "projection by P(rare)", projection_figure(coords, rng.integers(0, 2, 200), scores=rng.uniform(0, 1, 200),
-                                                     highlight=np.arange(5), title="projection")
+    yield (
+        "projection by P(rare)",
+        projection_figure(
+            coords, rng.integers(0, 2, 200), scores=rng.uniform(0, 1, 200), highlight=np.arange(5), title="projection"
+        ),
+    )
 
 
 @pytest.mark.slow

@@ -34,8 +34,15 @@ def test_a_simulation_reads_labels_only_through_the_oracle_and_the_split(name, t
     learner = LinearProbe(dataset=ds, input_size=32, epochs=2, random_state=0, progress=False)
     ds.targets = Sealed()
     strategy = get_strategy(name, budget=30) if name in NEEDS_BUDGET else get_strategy(name)
-    search = ActiveSearch(dataset=ds, split=split, learner=learner, strategy=strategy, per_class=3, oracle=oracle,
-                          run_dir=tmp_path / "run")
+    search = ActiveSearch(
+        dataset=ds,
+        split=split,
+        learner=learner,
+        strategy=strategy,
+        per_class=3,
+        oracle=oracle,
+        run_dir=tmp_path / "run",
+    )
     search.run(rounds=2)
     assert len(search.history_) == 3 and search.history_[1]["labels_used"] == 9
     assert search.history_[-1]["f1_rare"] is not None  # validation labels came with the split
@@ -50,8 +57,9 @@ def test_widgets_and_export_read_no_ground_truth(tiny_signs, tmp_path):
     split = rare_class_split(targets, rarest_classes(targets, 2), random_state=0)
     learner = LinearProbe(dataset=ds, input_size=32, epochs=2, random_state=0, progress=False)
     ds.targets = Sealed()
-    search = ActiveSearch(dataset=ds, split=split, learner=learner, strategy=RareSoftmax(), per_class=4,
-                          run_dir=tmp_path / "run")  # no oracle: a person labels
+    search = ActiveSearch(
+        dataset=ds, split=split, learner=learner, strategy=RareSoftmax(), per_class=4, run_dir=tmp_path / "run"
+    )  # no oracle: a person labels
     search.train().propose()
     gallery = CandidateGallery(search)
     gallery.label([gallery.items[0]["id"]], gallery.rare_class)

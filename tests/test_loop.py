@@ -129,11 +129,23 @@ def test_rare_class_without_pool_items_is_refused(tiny_signs, tmp_path):
     ids = np.flatnonzero(y == rare)
     others = np.flatnonzero(y != rare)
     train = np.sort(np.r_[ids[:1], others[:100]])
-    split = Split(train=train, val=ids[1:], pool=others[100:200], rare_classes=(rare,), train_labels=y[train],
-                  val_labels=y[ids[1:]])
+    split = Split(
+        train=train,
+        val=ids[1:],
+        pool=others[100:200],
+        rare_classes=(rare,),
+        train_labels=y[train],
+        val_labels=y[ids[1:]],
+    )
     with pytest.raises(InvalidParameterError, match="no pool items"):
-        ActiveSearch(dataset=tiny_signs, split=split, learner=LinearProbe(dataset=tiny_signs), strategy=RareSoftmax(),
-                     per_class=2, oracle=SimulatedOracle(y))
+        ActiveSearch(
+            dataset=tiny_signs,
+            split=split,
+            learner=LinearProbe(dataset=tiny_signs),
+            strategy=RareSoftmax(),
+            per_class=2,
+            oracle=SimulatedOracle(y),
+        )
 
 
 def test_killed_process_loses_no_committed_label(tiny_config, tmp_path):
@@ -173,7 +185,10 @@ def test_export_labels_csv(tiny_config, tmp_path):
     rows = list(csv.DictReader(open(s.export_labels(tmp_path / "labels.csv"))))
     assert sorted(int(r["item_id"]) for r in rows) == sorted(cand.ids[:2].tolist())
     by_id = {int(r["item_id"]): r for r in rows}
-    assert by_id[int(cand.ids[0])]["label"] == str(int(cand.target[0])) and by_id[int(cand.ids[1])]["class_name"] == "not rare"
+    assert (
+        by_id[int(cand.ids[0])]["label"] == str(int(cand.target[0]))
+        and by_id[int(cand.ids[1])]["class_name"] == "not rare"
+    )
     assert all(r["source"] == "person" and r["committed"] == "0" for r in rows)
     assert {r["class_name"] for r in rows} == {s.dataset.classes[int(cand.target[0])], "not rare"}
     assert all(r["source"] == "person" and r["committed"] == "0" for r in rows)

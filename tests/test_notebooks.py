@@ -13,13 +13,13 @@ GTSRB_SMALL = SHARED_DATA / "gtsrb32_small.npz"
 SMALL = {
     "01_toy_model": "SEEDS = 5",
     "02_active_search": "N_SAMPLES = 2000; RARE = 'rarest:3'; ROUNDS = 2; PER_CLASS = 5; EPOCHS = 3; "
-                        "INPUT_SIZE = 32; SEEDS = [0]",
+    "INPUT_SIZE = 32; SEEDS = [0]",
     "03_feature_space": "N_SAMPLES = 2000; RARE = 'rarest:2'; N_TRAIN = 3; EPOCHS = 3; INPUT_SIZE = 32",
     "04_synthetic_start": "N_SAMPLES = 2000; RARE = 'rarest:2'; ROUNDS = 1; PER_CLASS = 5; EPOCHS = 3; "
-                          "INPUT_SIZE = 32; SEEDS = [0]",
+    "INPUT_SIZE = 32; SEEDS = [0]",
     "05_your_own_images": "N_POOL = 300; PER_CLASS = 10; EPOCHS = 3; INPUT_SIZE = 32",
     "06_real_traffic_signs": f"ROOT = {str(GTSRB_SMALL)!r}; DOWNLOAD = False; SPLIT = 'test'; RARE = 'rarest:3'; "
-                             "ROUNDS = 1; PER_CLASS = 10; SEEDS = [0]; EPOCHS = 3; INPUT_SIZE = 32",
+    "ROUNDS = 1; PER_CLASS = 10; SEEDS = [0]; EPOCHS = 3; INPUT_SIZE = 32",
 }
 
 

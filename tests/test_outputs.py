@@ -105,8 +105,9 @@ def test_learner_and_search_must_share_one_dataset(tiny_signs):
     copy = ArrayDataset(tiny_signs.images, tiny_signs.targets, tiny_signs.classes)
     split = rare_class_split(tiny_signs.targets, [int(np.argmin(tiny_signs.class_counts()))], random_state=0)
     with pytest.raises(InvalidParameterError, match="same dataset"):
-        ActiveSearch(dataset=tiny_signs, split=split, learner=LinearProbe(dataset=copy), strategy=RareSoftmax(),
-                     per_class=2)
+        ActiveSearch(
+            dataset=tiny_signs, split=split, learner=LinearProbe(dataset=copy), strategy=RareSoftmax(), per_class=2
+        )
 
 
 def test_short_training_loops_stay_silent_in_a_log(tiny_config, tmp_path, capsys):

@@ -46,10 +46,16 @@ class FixedLearner:
 
 def _ctx(features, train_ids, train_labels, pool_ids, proba=None, n_classes=3, **extras):
     proba = proba if proba is not None else np.full((len(pool_ids), n_classes), 1.0 / n_classes)
-    return PoolContext(pool_ids=np.asarray(pool_ids), proba=proba, rare_classes=(2,),
-                       train_ids=np.asarray(train_ids), train_labels=np.asarray(train_labels),
-                       learner=FixedLearner(features), n_classes=n_classes,
-                       extras={"round": 0, "labels_used": 0, "search_labels": {}, **extras})
+    return PoolContext(
+        pool_ids=np.asarray(pool_ids),
+        proba=proba,
+        rare_classes=(2,),
+        train_ids=np.asarray(train_ids),
+        train_labels=np.asarray(train_labels),
+        learner=FixedLearner(features),
+        n_classes=n_classes,
+        extras={"round": 0, "labels_used": 0, "search_labels": {}, **extras},
+    )
 
 
 # -- Aggarwal ---------------------------------------------------------------------------
@@ -107,8 +113,15 @@ def test_balancing_runs_the_base_first_and_switches_at_the_budget_eq8_gives():
     switched_at = None
     for rnd in range(6):
         # Each round labels 20 items: 18 of class 0 and 2 of class 2 (c_ur = 1 class below the mean).
-        ctx = _ctx(feats, train, labels, np.setdiff1d(pool, list(search)), round=rnd, labels_used=len(search),
-                   search_labels=dict(search))
+        ctx = _ctx(
+            feats,
+            train,
+            labels,
+            np.setdiff1d(pool, list(search)),
+            round=rnd,
+            labels_used=len(search),
+            search_labels=dict(search),
+        )
         cand = strat.query(ctx, per_class=20, random_state=0)
         if cand.info["balancing"].startswith("on") and switched_at is None:
             switched_at = len(search)
@@ -162,8 +175,9 @@ def test_mullapudi_uses_cosine_first_then_a_linear_model():
     assert m.modes_[2] == "cosine" and (labels[cand.ids] == 2).mean() >= 0.9
     search = {int(i): int(labels[i]) for i in cand.ids}
     train = np.r_[0, [i for i in cand.ids if labels[i] == 2]]
-    ctx2 = _ctx(feats, train, np.full(len(train), 2), np.setdiff1d(np.arange(1, 330), cand.ids), round=1,
-                search_labels=search)
+    ctx2 = _ctx(
+        feats, train, np.full(len(train), 2), np.setdiff1d(np.arange(1, 330), cand.ids), round=1, search_labels=search
+    )
     m.query(ctx2, per_class=10, random_state=0)
     assert m.modes_[2].split()[0] in ("positive", "margin")
 
@@ -171,15 +185,22 @@ def test_mullapudi_uses_cosine_first_then_a_linear_model():
 def _two_rare_ctx(search, targets, n_pos):
     """Rare classes 2 and 3 apart in feature space; ``n_pos`` labeled positives of class 2."""
     rng = np.random.default_rng(1)
-    feats = np.r_[rng.normal([3, 0, 0], 0.3, (60, 3)), rng.normal([0, 3, 0], 0.3, (60, 3)),
-                  rng.normal([0, 0, 3], 0.3, (400, 3))]
+    feats = np.r_[
+        rng.normal([3, 0, 0], 0.3, (60, 3)), rng.normal([0, 3, 0], 0.3, (60, 3)), rng.normal([0, 0, 3], 0.3, (400, 3))
+    ]
     train = np.r_[np.arange(n_pos), 60]
     labels = np.r_[np.full(n_pos, 2), 3]
     pool = np.setdiff1d(np.arange(520), np.r_[train, list(search)])
-    ctx = PoolContext(pool_ids=pool, proba=np.full((len(pool), 4), 0.25), rare_classes=(2, 3), train_ids=train,
-                      train_labels=labels, learner=FixedLearner(feats), n_classes=4,
-                      extras={"round": 1, "labels_used": len(search), "search_labels": search,
-                              "search_targets": targets})
+    ctx = PoolContext(
+        pool_ids=pool,
+        proba=np.full((len(pool), 4), 0.25),
+        rare_classes=(2, 3),
+        train_ids=train,
+        train_labels=labels,
+        learner=FixedLearner(feats),
+        n_classes=4,
+        extras={"round": 1, "labels_used": len(search), "search_labels": search, "search_targets": targets},
+    )
     return ctx
 
 
@@ -234,8 +255,9 @@ def test_weighted_entropy_matches_the_printed_formula():
     assert weighted_entropy_scores(p, b)[1] == pytest.approx(-np.sum(q * np.log(p[1])))
     # As printed, q > 1 for a class with a small share makes the term negative: leaning
     # towards a rare class *lowers* the score.
-    s = weighted_entropy_scores(hand_made_proba([[0.7, 0.3, 1e-12], [0.7, 1e-12, 0.3]]), [0.6, 0.399, 0.001],
-                                form="literal")
+    s = weighted_entropy_scores(
+        hand_made_proba([[0.7, 0.3, 1e-12], [0.7, 1e-12, 0.3]]), [0.6, 0.399, 0.001], form="literal"
+    )
     assert s[1] < 0 < s[0]
 
 
@@ -306,8 +328,16 @@ def test_fewshot_networks_rank_the_rare_class_first(cls):
     rare = 5
     train = np.r_[np.flatnonzero(labels != rare)[::2], np.flatnonzero(labels == rare)[:1]]
     pool = np.setdiff1d(np.arange(len(labels)), train)
-    ctx = PoolContext(pool_ids=pool, proba=np.full((len(pool), 6), 1 / 6), rare_classes=(rare,), train_ids=train,
-                      train_labels=labels[train], learner=FixedLearner(feats), n_classes=6, extras={"round": 0})
+    ctx = PoolContext(
+        pool_ids=pool,
+        proba=np.full((len(pool), 6), 1 / 6),
+        rare_classes=(rare,),
+        train_ids=train,
+        train_labels=labels[train],
+        learner=FixedLearner(feats),
+        n_classes=6,
+        extras={"round": 0},
+    )
     strat = get_strategy(cls, episodes=150)
     cand = strat.query(ctx, per_class=5, random_state=0)
     assert (labels[cand.ids] == rare).mean() >= 0.8
@@ -321,8 +351,16 @@ def test_relationnet_ranks_a_query_identical_to_the_support_first():
     twin = len(feats)
     feats = np.r_[feats, feats[train[-1]][None]]  # an exact copy of the rare support sample
     pool = np.r_[np.setdiff1d(np.arange(len(labels)), train), twin]
-    ctx = PoolContext(pool_ids=pool, proba=np.full((len(pool), 6), 1 / 6), rare_classes=(rare,), train_ids=train,
-                      train_labels=labels[train], learner=FixedLearner(feats), n_classes=6, extras={"round": 0})
+    ctx = PoolContext(
+        pool_ids=pool,
+        proba=np.full((len(pool), 6), 1 / 6),
+        rare_classes=(rare,),
+        train_ids=train,
+        train_labels=labels[train],
+        learner=FixedLearner(feats),
+        n_classes=6,
+        extras={"round": 0},
+    )
     for name in ("relationnet", "protonet"):
         assert get_strategy(name, episodes=150).query(ctx, per_class=3, random_state=0).ids[0] == twin
 
@@ -339,9 +377,16 @@ def real_ctx(tiny_signs):
     rare = tuple(int(c) for c in np.argsort(ds.class_counts())[:2])
 
     def make():
-        return PoolContext(pool_ids=pool, proba=learner.predict_proba(pool), rare_classes=rare, train_ids=train,
-                           train_labels=ds.targets[train], learner=learner, n_classes=len(ds.classes),
-                           extras={"round": 0, "labels_used": 0, "search_labels": {}, "dataset": ds})
+        return PoolContext(
+            pool_ids=pool,
+            proba=learner.predict_proba(pool),
+            rare_classes=rare,
+            train_ids=train,
+            train_labels=ds.targets[train],
+            learner=learner,
+            n_classes=len(ds.classes),
+            extras={"round": 0, "labels_used": 0, "search_labels": {}, "dataset": ds},
+        )
 
     return learner, make
 

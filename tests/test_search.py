@@ -33,9 +33,31 @@ def _answer(candidates_csv, truth, rare, out, *, limit=None):
 
 
 def _init_args(root, name, example, run, store):
-    return ["search", "init", str(run), "--labeled", str(root / "labeled"), "--pool", str(root / "pool"),
-            "--rare", name, "--rare-example", f"{name}={example}", "--feature-store", str(store),
-            "--input-size", "64", "--per-class", "40", "--epochs", "10", "--workers", "2"]
+    return [
+        "search",
+        "init",
+        str(run),
+        "--labeled",
+        str(root / "labeled"),
+        "--pool",
+        str(root / "pool"),
+        "--rare",
+        name,
+        "--rare-example",
+        f"{name}={example}",
+        "--feature-store",
+        str(store),
+        "--input-size",
+        "64",
+        "--per-class",
+        "40",
+        "--epochs",
+        "10",
+        "--workers",
+        "2",
+    ]
+
+
 # 64 px: at 32 px ImageNet features do not separate these signs (0 of 31 rare items in 80 candidates)
 
 
@@ -89,9 +111,18 @@ def test_cli_and_python_rounds_on_an_unlabeled_folder(search_folders, tmp_path, 
 def test_reopening_does_not_retrain(search_folders, tmp_path):
     root, name, example, _ = search_folders
     run = tmp_path / "run"
-    search = init_search(run, labeled=root / "labeled", pool=root / "pool", rare=name, rare_examples=[str(example)],
-                         feature_store=str(root / "store"), input_size=64, epochs=5, per_class=10,
-                         progress=False)
+    search = init_search(
+        run,
+        labeled=root / "labeled",
+        pool=root / "pool",
+        rare=name,
+        rare_examples=[str(example)],
+        feature_store=str(root / "store"),
+        input_size=64,
+        epochs=5,
+        per_class=10,
+        progress=False,
+    )
     search.train()
     p0 = search.learner.predict_proba(search.pool_ids_[:50])
     again = open_search(run, progress=False)
@@ -103,9 +134,18 @@ def test_reopening_does_not_retrain(search_folders, tmp_path):
 def test_labels_csv_is_checked_before_anything_is_stored(search_folders, tmp_path):
     root, name, example, truth = search_folders
     run = tmp_path / "run"
-    search = init_search(run, labeled=root / "labeled", pool=root / "pool", rare=name, rare_examples=[str(example)],
-                         feature_store=str(root / "store"), input_size=64, epochs=3, per_class=5,
-                         progress=False)
+    search = init_search(
+        run,
+        labeled=root / "labeled",
+        pool=root / "pool",
+        rare=name,
+        rare_examples=[str(example)],
+        feature_store=str(root / "store"),
+        input_size=64,
+        epochs=3,
+        per_class=5,
+        progress=False,
+    )
     search.train().propose()
     good = search.dataset.paths[int(search.candidates_.ids[0])]
     bad = tmp_path / "bad.csv"
@@ -121,13 +161,23 @@ def test_digit_folder_names_are_names(tmp_path):
     for cls, n in [("00000", 6), ("00001", 6), ("00014", 1)]:
         (tmp_path / "seed" / cls).mkdir(parents=True)
         for k in range(n):
-            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "seed" / cls / f"{k}.png")
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "seed" / cls / f"{k}.png"
+            )
     (tmp_path / "pool").mkdir()
     for k in range(20):
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "pool" / f"{k}.png")
-    search = init_search(tmp_path / "run", labeled=tmp_path / "seed", pool=tmp_path / "pool", rare="00014",
-                         feature_store=str(tmp_path / "store"), input_size=64, epochs=2, per_class=3,
-                         progress=False)
+    search = init_search(
+        tmp_path / "run",
+        labeled=tmp_path / "seed",
+        pool=tmp_path / "pool",
+        rare="00014",
+        feature_store=str(tmp_path / "store"),
+        input_size=64,
+        epochs=2,
+        per_class=3,
+        progress=False,
+    )
     assert search.rare_classes == (2,) and search.dataset.classes[2] == "00014"
 
 
@@ -154,9 +204,18 @@ for i in search.candidates_.ids:
 def test_kill_during_labeling_loses_no_label(search_folders, tmp_path):
     root, name, example, _ = search_folders
     run = tmp_path / "run"
-    search = init_search(run, labeled=root / "labeled", pool=root / "pool", rare=name, rare_examples=[str(example)],
-                         feature_store=str(root / "store"), input_size=64, epochs=2, per_class=200,
-                         progress=False)
+    search = init_search(
+        run,
+        labeled=root / "labeled",
+        pool=root / "pool",
+        rare=name,
+        rare_examples=[str(example)],
+        feature_store=str(root / "store"),
+        input_size=64,
+        epochs=2,
+        per_class=200,
+        progress=False,
+    )
     search.train().propose()
     search.store.close()
     proc = subprocess.Popen([sys.executable, "-c", _LABELER, str(run)], stdout=subprocess.PIPE, text=True)
@@ -175,9 +234,18 @@ def test_scan_adds_new_pool_files_and_extracts_only_them(tmp_path):
 
     demo = write_demo_folders(tmp_path / "demo", n_pool=200, n_seed=5, random_state=1)
     store = tmp_path / "store"
-    search = init_search(tmp_path / "run", labeled=demo.labeled, pool=demo.pool, rare=demo.rare,
-                         rare_examples=[str(demo.rare_example)], feature_store=str(store), input_size=32,
-                         epochs=2, per_class=3, progress=False)
+    search = init_search(
+        tmp_path / "run",
+        labeled=demo.labeled,
+        pool=demo.pool,
+        rare=demo.rare,
+        rare_examples=[str(demo.rare_example)],
+        feature_store=str(store),
+        input_size=32,
+        epochs=2,
+        per_class=3,
+        progress=False,
+    )
     n_pool = len(search.pool_ids_)
     search.train().propose()
     search.label(search.candidates_.ids[:2], [-1, -1])

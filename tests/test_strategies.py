@@ -18,13 +18,15 @@ from rarelab._validation import InvalidParameterError
 from .conftest import hand_made_proba
 
 # Class 2 is rare: its probability is tiny everywhere, but highest for items 3 and 1.
-PROBA = hand_made_proba([
-    [0.90, 0.0999, 0.0001],
-    [0.50, 0.4970, 0.0030],
-    [0.34, 0.33, 0.33],
-    [0.98, 0.0120, 0.0080],
-    [0.999, 0.0009, 0.0001],
-])
+PROBA = hand_made_proba(
+    [
+        [0.90, 0.0999, 0.0001],
+        [0.50, 0.4970, 0.0030],
+        [0.34, 0.33, 0.33],
+        [0.98, 0.0120, 0.0080],
+        [0.999, 0.0009, 0.0001],
+    ]
+)
 
 
 def test_rare_class_scores_rank_by_the_tiny_probability():
@@ -63,12 +65,15 @@ def test_select_top_respects_exclusions():
     assert select_top([0.9, 0.8, 0.1], 1, exclude=[True, False, False]).tolist() == [1]
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.array([[0.5, np.nan]]), "NaN"),
-    (np.array([0.5, 0.5]), "2-D"),
-    (np.array([[1, 0]]), "float"),
-    (np.array([[0.9, 0.9]]), "summing to 1"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([[0.5, np.nan]]), "NaN"),
+        (np.array([0.5, 0.5]), "2-D"),
+        (np.array([[1, 0]]), "float"),
+        (np.array([[0.9, 0.9]]), "summing to 1"),
+    ],
+)
 def test_scores_reject_bad_probabilities(bad, match):
     with pytest.raises(InvalidParameterError, match=match):
         entropy_scores(bad)
@@ -86,8 +91,13 @@ def test_select_top_rejects_too_many():
 
 def _ctx(proba=PROBA, rare=(2,)):
     n = len(proba)
-    return PoolContext(pool_ids=np.arange(100, 100 + n), proba=proba, rare_classes=tuple(rare),
-                       train_ids=np.array([0]), train_labels=np.array([0]))
+    return PoolContext(
+        pool_ids=np.arange(100, 100 + n),
+        proba=proba,
+        rare_classes=tuple(rare),
+        train_ids=np.array([0]),
+        train_labels=np.array([0]),
+    )
 
 
 def test_rare_softmax_query_returns_item_ids_per_class():
@@ -119,7 +129,12 @@ class TestStrategyTemplate:
             strategy.query(_ctx(), per_class=6, random_state=0)
 
     def test_empty_pool_is_an_error(self, strategy):
-        ctx = PoolContext(pool_ids=np.array([], int), proba=np.empty((0, 3)), rare_classes=(2,),
-                          train_ids=np.array([0]), train_labels=np.array([0]))
+        ctx = PoolContext(
+            pool_ids=np.array([], int),
+            proba=np.empty((0, 3)),
+            rare_classes=(2,),
+            train_ids=np.array([0]),
+            train_labels=np.array([0]),
+        )
         with pytest.raises(InvalidParameterError, match="empty pool"):
             strategy.query(ctx, per_class=1, random_state=0)

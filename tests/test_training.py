@@ -54,7 +54,8 @@ def test_callbacks_receive_the_loss(tiny_signs):
 def test_library_code_leaves_torch_global_rng_alone(tiny_signs):
     state = torch.random.get_rng_state()
     FineTune(dataset=tiny_signs, backbone="small_cnn", epochs=1, random_state=0, progress=False).fit(
-        np.arange(64), tiny_signs.targets[:64])
+        np.arange(64), tiny_signs.targets[:64]
+    )
     assert torch.equal(state, torch.random.get_rng_state())
 
 
@@ -64,8 +65,9 @@ def test_fine_tune_small_cnn(tiny_signs):
     p = ft.predict_proba(np.arange(10))
     assert p.shape == (10, len(tiny_signs.classes)) and np.allclose(p.sum(1), 1)
     assert ft.embed(np.arange(3)).shape == (3, 256)
-    again = FineTune(dataset=tiny_signs, backbone="small_cnn", epochs=2, batch_size=64, random_state=0,
-                     progress=False).fit(np.arange(256), tiny_signs.targets[:256])
+    again = FineTune(
+        dataset=tiny_signs, backbone="small_cnn", epochs=2, batch_size=64, random_state=0, progress=False
+    ).fit(np.arange(256), tiny_signs.targets[:256])
     assert np.allclose(again.predict_proba(np.arange(10)), p)
 
 
@@ -100,3 +102,36 @@ def test_resnet18_offline_error_names_alternatives(monkeypatch):
 def test_resnet18_without_weights_builds():
     m = build_model("resnet18", 5, weights=None, input_size=32)
     assert m(m.preprocess(torch.zeros(2, 32, 32, 3, dtype=torch.uint8))).shape == (2, 5)
+
+
+def test_auxiliary_background_classes_train_but_never_predict(tiny_signs, tmp_path):
+    from rarelab import LinearProbe
+
+    n_classes = len(tiny_signs.classes)
+    learner = LinearProbe(dataset=tiny_signs, input_size=32, epochs=2, random_state=0, progress=False)
+    ids = np.arange(200)
+    labels = tiny_signs.targets[ids].copy()
+    labels[:50] = n_classes + np.arange(50) % 4  # pseudo-negatives under 4 background classes
+    learner.fit(ids, labels)
+    assert learner.model_[-1].out_features == n_classes + 4
+    p = learner.predict_proba(np.arange(300, 320))
+    assert p.shape == (20, n_classes) and np.allclose(p.sum(1), 1)
+    learner.save(tmp_path / "m.pt")
+    again = LinearProbe(dataset=tiny_signs, input_size=32, random_state=0, progress=False).load(tmp_path / "m.pt")
+    np.testing.assert_allclose(again.predict_proba(np.arange(300, 320)), p)
+    with pytest.raises(InvalidParameterError, match="auxiliary ids"):
+        learner.fit(ids, np.full(len(ids), n_classes + 1000))
+
+
+@pytest.mark.slow
+def test_mullapudi_pseudo_negatives_reach_the_fine_tuned_network(tiny_config, tmp_path):
+    from rarelab import create_run
+
+    cfg = tiny_config(strategy="mullapudi", learner="finetune", backbone="small_cnn", epochs=1, rounds=2)
+    search = create_run(cfg, tmp_path / "run", progress=False).run(2)
+    n_classes = len(search.dataset.classes)
+    # Round 0 ranks by cosine (no negatives yet); round 1's linear models draw W_n, which
+    # join the network's training in round 2 (Alg. 1 line 19), under background classes.
+    assert "pseudo_negatives" in search.history_[1]["strategy_info"]
+    assert search.history_[2]["pseudo_labels"] > 0
+    assert search.learner.model_.head.out_features > n_classes

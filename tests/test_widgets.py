@@ -28,8 +28,9 @@ def test_gallery_traits_mirror_the_candidates(proposed):
     ps = [it["p"] for it in g.items]
     assert ps == sorted(ps, reverse=True) and all(0 < p < 1 for p in ps)
     first = g.items[0]["id"]
-    assert np.array_equal(np.frombuffer(g.pixels, np.uint8)[: h * w * 3].reshape(h, w, 3),
-                          proposed.dataset.load_images([first], 96)[0])
+    assert np.array_equal(
+        np.frombuffer(g.pixels, np.uint8)[: h * w * 3].reshape(h, w, 3), proposed.dataset.load_images([first], 96)[0]
+    )
     assert len(g.reference) == h * w * 3 and g.reference_caption == "training sample"
 
 
@@ -49,7 +50,7 @@ def test_gallery_sends_a_larger_preview_of_the_focused_item(proposed, monkeypatc
     monkeypatch.setattr(g, "send", lambda content, buffers=None: sent.append((content, buffers)))
     first = g.items[0]["id"]
     _msg(g, type="preview", id=first)
-    (content, buffers), = sent
+    ((content, buffers),) = sent
     assert content == {"type": "preview", "id": first, "shape": [200, 200]}
     assert len(buffers) == 1 and len(buffers[0]) == 200 * 200 * 3
     with pytest.raises(InvalidParameterError, match="thumb_size"):

@@ -25,11 +25,17 @@ def _mount(page, n=200, size=32, shortcuts=None):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8).tobytes()
     probs = np.sort(rng.uniform(1e-4, 0.05, n))[::-1]
-    state = {"thumb_shape": [size, size], "items": [{"id": 1000 + k, "rank": k + 1, "p": float(p)}
-                                                    for k, p in enumerate(probs)],
-             "labels": {}, "rare_class": 7, "class_names": [f"class {c}" for c in range(10)],
-             "shortcuts": shortcuts or {"1": 3}, "reference_caption": "training sample", "title": "test",
-             "status": ""}
+    state = {
+        "thumb_shape": [size, size],
+        "items": [{"id": 1000 + k, "rank": k + 1, "p": float(p)} for k, p in enumerate(probs)],
+        "labels": {},
+        "rare_class": 7,
+        "class_names": [f"class {c}" for c in range(10)],
+        "shortcuts": shortcuts or {"1": 3},
+        "reference_caption": "training sample",
+        "title": "test",
+        "status": "",
+    }
     page.evaluate("document.getElementById('host').replaceChildren(); window.cleanup && window.cleanup()")
     page.evaluate("([s, b]) => window.mount(s, b)", [state, base64.b64encode(pixels).decode()])
     return state
@@ -65,8 +71,13 @@ def test_keyboard_labels_and_keys_stay_in_the_widget(page):
     sent = page.evaluate("window.model.sent")
     kinds = [(m["type"], m.get("ids"), m.get("label")) for m in sent if m["type"] != "preview"]
     # y labels item 0 and moves on; ArrowRight skips to 2; n, then 1 (shortcut class 3) move on; u undoes 4
-    assert kinds == [("label", [1000], 7), ("label", [1002], -1), ("label", [1003], 3), ("unlabel", [1004], None),
-                     ("commit", None, None)]
+    assert kinds == [
+        ("label", [1000], 7),
+        ("label", [1002], -1),
+        ("label", [1003], 3),
+        ("unlabel", [1004], None),
+        ("commit", None, None),
+    ]
     assert page.evaluate("window.documentKeys") == []  # nothing reached JupyterLab's shortcut handler
 
 
@@ -74,8 +85,12 @@ def test_bulk_keys_label_everything_shown(page):
     _mount(page, n=6)
     page.locator(".rarelab-gallery").focus()
     page.keyboard.press("a")
-    assert page.evaluate("window.model.sent")[-1] == {"type": "label", "ids": list(range(1000, 1006)), "label": 7,
-                                                       "t0": page.evaluate("window.model.sent")[-1]["t0"]}
+    assert page.evaluate("window.model.sent")[-1] == {
+        "type": "label",
+        "ids": list(range(1000, 1006)),
+        "label": 7,
+        "t0": page.evaluate("window.model.sent")[-1]["t0"],
+    }
     page.keyboard.press("x")
     assert page.evaluate("window.model.sent")[-1]["label"] == -1
 

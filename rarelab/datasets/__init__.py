@@ -19,11 +19,28 @@ def load_dataset(name: str, *, root=None, **kwargs) -> ArrayDataset:
         raise param_error("load_dataset", "name", f"one of {sorted(DATASETS)}", name)
     if name in ("gtsrb", "image_folder"):
         if root is None:
-            raise param_error("load_dataset", "root", f"a path for the {name} dataset", None,
-                              "Pass --root PATH (an .npz or a folder).")
+            raise param_error(
+                "load_dataset",
+                "root",
+                f"a path for the {name} dataset",
+                None,
+                "Pass --root PATH (an .npz or a folder).",
+            )
         return DATASETS[name](root, **kwargs)
     return DATASETS[name](**kwargs)
 
 
-__all__ = ["ArrayDataset", "DATASETS", "DemoFolders", "FileDataset", "GroundTruthUnavailable", "write_demo_folders", "GTSRB_CLASSES", "digits", "gtsrb", "image_folder", "load_dataset",
-           "synth_signs"]
+__all__ = [
+    "ArrayDataset",
+    "DATASETS",
+    "DemoFolders",
+    "FileDataset",
+    "GroundTruthUnavailable",
+    "write_demo_folders",
+    "GTSRB_CLASSES",
+    "digits",
+    "gtsrb",
+    "image_folder",
+    "load_dataset",
+    "synth_signs",
+]

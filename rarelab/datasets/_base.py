@@ -48,15 +48,25 @@ class ArrayDataset(torch.utils.data.Dataset):
         if images.ndim != 4 or images.shape[-1] != 3:
             raise param_error(owner, "images", "an array of shape (n, height, width, 3)", f"shape {images.shape}")
         if images.dtype != np.uint8:
-            raise param_error(owner, "images", "a uint8 array", f"dtype {images.dtype}",
-                              "Convert with (x * 255).round().astype(np.uint8).")
+            raise param_error(
+                owner,
+                "images",
+                "a uint8 array",
+                f"dtype {images.dtype}",
+                "Convert with (x * 255).round().astype(np.uint8).",
+            )
         targets = np.asarray(targets)
         if targets.shape != (len(images),) or not np.issubdtype(targets.dtype, np.integer):
-            raise param_error(owner, "targets", f"an int array of shape ({len(images)},)",
-                              f"{targets.dtype} array of shape {targets.shape}")
+            raise param_error(
+                owner,
+                "targets",
+                f"an int array of shape ({len(images)},)",
+                f"{targets.dtype} array of shape {targets.shape}",
+            )
         if len(targets) and (targets.min() < 0 or targets.max() >= len(classes)):
-            raise param_error(owner, "targets", f"ids in [0, {len(classes) - 1}]",
-                              f"ids in [{targets.min()}, {targets.max()}]")
+            raise param_error(
+                owner, "targets", f"ids in [0, {len(classes) - 1}]", f"ids in [{targets.min()}, {targets.max()}]"
+            )
         self.images = images
         self.targets = targets.astype(np.int64)
         self.classes = list(classes)
@@ -88,16 +98,20 @@ class ArrayDataset(torch.utils.data.Dataset):
         images = self.images[np.asarray(ids, dtype=np.int64)]
         if size is None or images.shape[1:3] == (size, size):
             return images
-        return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images]
-                        ) if len(images) else np.empty((0, size, size, 3), np.uint8)
+        return (
+            np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images])
+            if len(images)
+            else np.empty((0, size, size, 3), np.uint8)
+        )
 
     def feature_source(self, *, backbone: str, input_size: int | None = None, device=None, progress: bool = True):
         """Frozen backbone features of every item (computed once, cached on disk)."""
         from ..feature_store import ArrayFeatures
         from ..features import cached_features
 
-        return ArrayFeatures(cached_features(self, backbone=backbone, input_size=input_size, device=device,
-                                             progress=progress))
+        return ArrayFeatures(
+            cached_features(self, backbone=backbone, input_size=input_size, device=device, progress=progress)
+        )
 
     @property
     def has_targets(self) -> bool:
@@ -127,20 +141,33 @@ class ArrayDataset(torch.utils.data.Dataset):
         a clean render instead of a real image.
         """
         if self.templates is None:
-            raise param_error(type(self).__name__, "synthetic_start", "used with a dataset that has templates",
-                              self.name, "Only synth_signs ships class templates.")
+            raise param_error(
+                type(self).__name__,
+                "synthetic_start",
+                "used with a dataset that has templates",
+                self.name,
+                "Only synth_signs ships class templates.",
+            )
         classes = [int(c) for c in classes]
         extra = self.templates[classes]
         if extra.shape[1:] != self.images.shape[1:]:
-            extra = np.stack([np.asarray(Image.fromarray(t).resize(self.images.shape[1:3], Image.BILINEAR))
-                              for t in extra])
+            extra = np.stack(
+                [np.asarray(Image.fromarray(t).resize(self.images.shape[1:3], Image.BILINEAR)) for t in extra]
+            )
         groups = None
         if self.groups is not None:  # each template is its own group
             start = int(np.max(self.groups)) + 1 if np.issubdtype(self.groups.dtype, np.integer) else 0
             groups = np.concatenate([self.groups, np.arange(start, start + len(classes)).astype(self.groups.dtype)])
-        ds = ArrayDataset(np.concatenate([self.images, extra]), np.concatenate([self.targets, classes]),
-                          self.classes, name=self.name + "+templates", transform=self.transform,
-                          target_transform=self.target_transform, templates=self.templates, groups=groups)
+        ds = ArrayDataset(
+            np.concatenate([self.images, extra]),
+            np.concatenate([self.targets, classes]),
+            self.classes,
+            name=self.name + "+templates",
+            transform=self.transform,
+            target_transform=self.target_transform,
+            templates=self.templates,
+            groups=groups,
+        )
         ids = {c: len(self) + i for i, c in enumerate(classes)}
         return ds, ids
 

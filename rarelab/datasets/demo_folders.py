@@ -17,15 +17,16 @@ from .synth_signs import synth_signs
 class DemoFolders:
     """Where :func:`write_demo_folders` put things."""
 
-    labeled: Path        # root/<class name>/*.png, common classes only
-    pool: Path           # a flat folder of unlabeled files, three of them corrupt
-    rare: str            # the rare class's name
-    rare_example: Path   # its single labeled example
-    answer_key: Path     # path,label of every pool file: what a person would answer (simulations, tests)
+    labeled: Path  # root/<class name>/*.png, common classes only
+    pool: Path  # a flat folder of unlabeled files, three of them corrupt
+    rare: str  # the rare class's name
+    rare_example: Path  # its single labeled example
+    answer_key: Path  # path,label of every pool file: what a person would answer (simulations, tests)
 
 
-def write_demo_folders(root, *, n_pool: int = 2500, n_seed: int = 30, n_common: int = 5, image_size: int = 32,
-                       random_state=0) -> DemoFolders:
+def write_demo_folders(
+    root, *, n_pool: int = 2500, n_seed: int = 30, n_common: int = 5, image_size: int = 32, random_state=0
+) -> DemoFolders:
     """Write synthetic signs as files: ``n_common`` labeled classes of ``n_seed`` images, one
     example of a rare class, and a pool folder with its other items among ``n_pool`` common
     ones (about 1-2 % rare), plus three corrupt files as real folders have.
@@ -36,8 +37,13 @@ def write_demo_folders(root, *, n_pool: int = 2500, n_seed: int = 30, n_common: 
     n_seed = check_int("write_demo_folders", "n_seed", n_seed, low=1)
     rng = check_random_state(random_state)
     root = Path(root)
-    ds = synth_signs(n_samples=n_pool + n_common * n_seed + 1500, image_size=image_size, min_per_class=10,
-                     random_state=int(rng.integers(2**31)), progress=False)
+    ds = synth_signs(
+        n_samples=n_pool + n_common * n_seed + 1500,
+        image_size=image_size,
+        min_per_class=10,
+        random_state=int(rng.integers(2**31)),
+        progress=False,
+    )
     y = ds.targets
     counts = np.bincount(y, minlength=len(ds.classes))
     common = np.argsort(-counts, kind="stable")[:n_common]

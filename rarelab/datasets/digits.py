@@ -23,7 +23,9 @@ def digits(*, image_size: int = 32, transform=None) -> ArrayDataset:
     image_size = check_int("digits", "image_size", image_size, low=8, high=256)
     bunch = load_digits()
     gray = (bunch.images / 16.0 * 255).round().astype(np.uint8)
-    images = np.stack([np.asarray(Image.fromarray(g).resize((image_size, image_size), Image.BILINEAR).convert("RGB"))
-                       for g in gray])
-    return ArrayDataset(images, bunch.target.astype(np.int64), [str(d) for d in range(10)], name="digits",
-                        transform=transform)
+    images = np.stack(
+        [np.asarray(Image.fromarray(g).resize((image_size, image_size), Image.BILINEAR).convert("RGB")) for g in gray]
+    )
+    return ArrayDataset(
+        images, bunch.target.astype(np.int64), [str(d) for d in range(10)], name="digits", transform=transform
+    )

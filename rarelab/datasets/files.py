@@ -47,18 +47,36 @@ class FileDataset(torch.utils.data.Dataset):
         reopening a million-item search does not rescan the store's index.
     """
 
-    def __init__(self, paths: Sequence[str], classes: Sequence[str], *, targets=None, groups=None, keys=None,
-                 image_size: int = 96, name: str = "files", transform: Callable | None = None,
-                 target_transform: Callable | None = None, feature_store=None, engine: str = "local",
-                 num_workers: int | None = None, ray_address: str | None = None, index_dir=None):
+    def __init__(
+        self,
+        paths: Sequence[str],
+        classes: Sequence[str],
+        *,
+        targets=None,
+        groups=None,
+        keys=None,
+        image_size: int = 96,
+        name: str = "files",
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        feature_store=None,
+        engine: str = "local",
+        num_workers: int | None = None,
+        ray_address: str | None = None,
+        index_dir=None,
+    ):
         self.paths = [str(p) for p in paths]
         self.classes = list(classes)
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         if targets is not None:
             targets = np.asarray(targets)
             if targets.shape != (len(self.paths),) or not np.issubdtype(targets.dtype, np.integer):
-                raise param_error("FileDataset", "targets", f"an int array of shape ({len(self.paths)},)",
-                                  f"{targets.dtype} array of shape {targets.shape}")
+                raise param_error(
+                    "FileDataset",
+                    "targets",
+                    f"an int array of shape ({len(self.paths)},)",
+                    f"{targets.dtype} array of shape {targets.shape}",
+                )
             targets = targets.astype(np.int64)
         self._targets = targets
         self.groups = None if groups is None else np.asarray(groups)
@@ -79,7 +97,8 @@ class FileDataset(torch.utils.data.Dataset):
     def targets(self) -> np.ndarray:
         if self._targets is None:
             raise GroundTruthUnavailable(
-                f"{self.name} has no ground truth: its labels come from the seed set, a person or an oracle.")
+                f"{self.name} has no ground truth: its labels come from the seed set, a person or an oracle."
+            )
         return self._targets
 
     @property
@@ -132,8 +151,14 @@ class FileDataset(torch.utils.data.Dataset):
         if chunk is None:
             chunk, _ = store.lookup(self.keys)
             if np.any(chunk == MISSING):
-                store.extract(self.keys, engine=self.engine, num_workers=self.num_workers, device=device,
-                              ray_address=self.ray_address, progress=progress)
+                store.extract(
+                    self.keys,
+                    engine=self.engine,
+                    num_workers=self.num_workers,
+                    device=device,
+                    ray_address=self.ray_address,
+                    progress=progress,
+                )
             chunk, row = store.lookup(self.keys)
             if cached is not None:
                 from .._cache import save_npz_atomic
@@ -154,14 +179,18 @@ class FileDataset(torch.utils.data.Dataset):
         return {int(i): errors.get(self.keys[i].path, "not extracted") for i in bad}
 
     def __repr__(self) -> str:
-        lines = [f"Dataset {type(self).__name__}({self.name})", f"    Number of datapoints: {len(self)} (files, decoded on demand at {self.image_size}px)",
-                 f"    Classes: {len(self.classes)}",
-                 f"    Ground truth: {'every item' if self.has_targets else 'none (labels come from people)'}"]
+        lines = [
+            f"Dataset {type(self).__name__}({self.name})",
+            f"    Number of datapoints: {len(self)} (files, decoded on demand at {self.image_size}px)",
+            f"    Classes: {len(self.classes)}",
+            f"    Ground truth: {'every item' if self.has_targets else 'none (labels come from people)'}",
+        ]
         return "\n".join(lines)
 
 
 def check_files_exist(paths, owner: str, name: str) -> None:
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
-        raise DataUnavailableError(f"The '{name}' parameter of {owner} names {len(missing)} missing files, "
-                                   f"e.g. {missing[:3]}.")
+        raise DataUnavailableError(
+            f"The '{name}' parameter of {owner} names {len(missing)} missing files, e.g. {missing[:3]}."
+        )

@@ -13,15 +13,48 @@ from .._validation import DataUnavailableError, param_error
 from ._base import ArrayDataset
 
 GTSRB_CLASSES = [
-    "speed limit 20", "speed limit 30", "speed limit 50", "speed limit 60", "speed limit 70",
-    "speed limit 80", "end of speed limit 80", "speed limit 100", "speed limit 120", "no passing",
-    "no passing for trucks", "right of way at next intersection", "priority road", "yield", "stop",
-    "no vehicles", "no trucks", "no entry", "general caution", "dangerous curve left",
-    "dangerous curve right", "double curve", "bumpy road", "slippery road", "road narrows on the right",
-    "road work", "traffic signals", "pedestrians", "children crossing", "bicycles crossing",
-    "beware of ice/snow", "wild animals crossing", "end of all speed and passing limits",
-    "turn right ahead", "turn left ahead", "ahead only", "go straight or right", "go straight or left",
-    "keep right", "keep left", "roundabout mandatory", "end of no passing",
+    "speed limit 20",
+    "speed limit 30",
+    "speed limit 50",
+    "speed limit 60",
+    "speed limit 70",
+    "speed limit 80",
+    "end of speed limit 80",
+    "speed limit 100",
+    "speed limit 120",
+    "no passing",
+    "no passing for trucks",
+    "right of way at next intersection",
+    "priority road",
+    "yield",
+    "stop",
+    "no vehicles",
+    "no trucks",
+    "no entry",
+    "general caution",
+    "dangerous curve left",
+    "dangerous curve right",
+    "double curve",
+    "bumpy road",
+    "slippery road",
+    "road narrows on the right",
+    "road work",
+    "traffic signals",
+    "pedestrians",
+    "children crossing",
+    "bicycles crossing",
+    "beware of ice/snow",
+    "wild animals crossing",
+    "end of all speed and passing limits",
+    "turn right ahead",
+    "turn left ahead",
+    "ahead only",
+    "go straight or right",
+    "go straight or left",
+    "keep right",
+    "keep left",
+    "roundabout mandatory",
+    "end of no passing",
     "end of no passing for trucks",
 ]
 
@@ -32,8 +65,15 @@ _OFFLINE_HELP = (
 )
 
 
-def gtsrb(root, *, split: str = "train", image_size: int | None = 32, download: bool = False,
-          transform=None, progress: bool = True) -> ArrayDataset:
+def gtsrb(
+    root,
+    *,
+    split: str = "train",
+    image_size: int | None = 32,
+    download: bool = False,
+    transform=None,
+    progress: bool = True,
+) -> ArrayDataset:
     """Load GTSRB from an .npz, the official folder layout, or torchvision's download.
 
     Parameters
@@ -66,11 +106,13 @@ def gtsrb(root, *, split: str = "train", image_size: int | None = 32, download: 
         if not (base / "Final_Training").is_dir():
             raise DataUnavailableError(
                 f"No GTSRB data at root={str(root)!r}: expected an .npz file or a folder with "
-                f"GTSRB/Final_Training/Images. {_OFFLINE_HELP}")
+                f"GTSRB/Final_Training/Images. {_OFFLINE_HELP}"
+            )
         images, targets, groups, parts = _from_official_layout(base, split, image_size or 32, progress)
     if image_size is not None and images.shape[1] != image_size:
-        images = np.stack([np.asarray(Image.fromarray(im).resize((image_size, image_size), Image.BILINEAR))
-                           for im in images])
+        images = np.stack(
+            [np.asarray(Image.fromarray(im).resize((image_size, image_size), Image.BILINEAR)) for im in images]
+        )
     ds = ArrayDataset(images, targets, GTSRB_CLASSES, name=f"gtsrb-{split}", transform=transform, groups=groups)
     ds.official_split = parts  # "train"/"test" per item: the official test split can serve as pool
     return ds
@@ -108,13 +150,15 @@ def _from_npz(path: Path, split: str):
         raise DataUnavailableError(f"GTSRB file root={str(path)!r} does not exist. {_OFFLINE_HELP}")
     try:
         with np.load(path) as f:
-            parts = {"train": [("Xtr", "ytr")], "test": [("Xte", "yte")],
-                     "all": [("Xtr", "ytr"), ("Xte", "yte")]}[split]
+            parts = {"train": [("Xtr", "ytr")], "test": [("Xte", "yte")], "all": [("Xtr", "ytr"), ("Xte", "yte")]}[
+                split
+            ]
             missing = [k for pair in parts for k in pair if k not in f.files]
             if missing:
                 raise DataUnavailableError(
                     f"GTSRB file {str(path)!r} lacks the arrays {missing}; it holds {f.files}. "
-                    "Save it with np.savez(path, Xtr=..., ytr=..., Xte=..., yte=...).")
+                    "Save it with np.savez(path, Xtr=..., ytr=..., Xte=..., yte=...)."
+                )
             images = np.concatenate([f[x] for x, _ in parts])
             targets = np.concatenate([f[y] for _, y in parts]).astype(np.int64)
             n_train = len(f["ytr"]) if split != "test" else 0
@@ -145,24 +189,30 @@ def _from_official_layout(base: Path, split: str, size: int, progress: bool):
         for class_dir in sorted((base / "Final_Training" / "Images").glob("000*")):
             gt = class_dir / f"GT-{class_dir.name}.csv"
             with open(gt, newline="") as fh:
-                items += [(class_dir / row["Filename"], int(row["ClassId"]))
-                          for row in csv.DictReader(fh, delimiter=";")]
+                items += [
+                    (class_dir / row["Filename"], int(row["ClassId"])) for row in csv.DictReader(fh, delimiter=";")
+                ]
     n_train = len(items)
     if split in ("test", "all"):
         test = base / "Final_Test"
         gt = test / "GT-final_test.csv"
         if not gt.is_file():
-            raise DataUnavailableError(f"GTSRB test labels {str(gt)!r} are missing. The official test "
-                                       "annotations ship separately as GTSRB_Final_Test_GT.zip.")
+            raise DataUnavailableError(
+                f"GTSRB test labels {str(gt)!r} are missing. The official test "
+                "annotations ship separately as GTSRB_Final_Test_GT.zip."
+            )
         with open(gt, newline="") as fh:
-            items += [(test / "Images" / row["Filename"], int(row["ClassId"]))
-                      for row in csv.DictReader(fh, delimiter=";")]
+            items += [
+                (test / "Images" / row["Filename"], int(row["ClassId"])) for row in csv.DictReader(fh, delimiter=";")
+            ]
     if not items:
         raise DataUnavailableError(f"No GTSRB images found under {str(base)!r}. {_OFFLINE_HELP}")
     images = np.stack([_read_image(p, size) for p, _ in tqdm(items, desc="reading GTSRB", disable=not progress)])
     targets = np.array([t for _, t in items], dtype=np.int64)
-    groups = np.array([t * 1000 + _track_of(p) for p, t in items[:n_train]]
-                      + [_TEST_GROUP0 + k for k in range(len(items) - n_train)], dtype=np.int64)
+    groups = np.array(
+        [t * 1000 + _track_of(p) for p, t in items[:n_train]] + [_TEST_GROUP0 + k for k in range(len(items) - n_train)],
+        dtype=np.int64,
+    )
     return images, targets, groups, np.array(["train"] * n_train + ["test"] * (len(items) - n_train))
 
 
@@ -170,7 +220,7 @@ def _from_torchvision(root: Path, split: str, size: int, progress: bool):
     from torchvision.datasets import GTSRB
 
     images, targets, groups, parts = [], [], [], []
-    for part in (["train", "test"] if split == "all" else [split]):
+    for part in ["train", "test"] if split == "all" else [split]:
         try:
             ds = GTSRB(str(root), split=part, download=True)
         except (OSError, RuntimeError) as exc:  # URLError is an OSError

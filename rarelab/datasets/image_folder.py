@@ -16,8 +16,10 @@ def class_folders(root) -> tuple[list[str], list[str], np.ndarray]:
     inside each class folder); class ids follow the sorted folder names."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataUnavailableError(f"The 'root' parameter of image_folder must be a folder. Got {str(root)!r}, "
-                                   "which does not exist or is not a folder.")
+        raise DataUnavailableError(
+            f"The 'root' parameter of image_folder must be a folder. Got {str(root)!r}, "
+            "which does not exist or is not a folder."
+        )
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     paths, targets = [], []
     for k, c in enumerate(classes):
@@ -26,10 +28,18 @@ def class_folders(root) -> tuple[list[str], list[str], np.ndarray]:
         targets += [k] * len(files)
     if not paths:
         loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-        hint = (" The images lie directly in it: a labeled set needs one subfolder per class (an unlabeled "
-                "pool is passed as `--pool` / init_search(pool=...) instead).") if loose else ""
-        raise DataUnavailableError(f"No images under {str(root)!r}: expected root/<class name>/*.png or *.jpg "
-                                   f"(suffixes {sorted(IMAGE_SUFFIXES)}).{hint}")
+        hint = (
+            (
+                " The images lie directly in it: a labeled set needs one subfolder per class (an unlabeled "
+                "pool is passed as `--pool` / init_search(pool=...) instead)."
+            )
+            if loose
+            else ""
+        )
+        raise DataUnavailableError(
+            f"No images under {str(root)!r}: expected root/<class name>/*.png or *.jpg "
+            f"(suffixes {sorted(IMAGE_SUFFIXES)}).{hint}"
+        )
     return classes, paths, np.asarray(targets, dtype=np.int64)
 
 
@@ -47,5 +57,11 @@ def image_folder(root, *, image_size: int = 96, transform=None, progress: bool =
     """
     image_size = check_int("image_folder", "image_size", image_size, low=8, high=1024)
     classes, paths, targets = class_folders(root)
-    return FileDataset(paths, classes, targets=targets, image_size=image_size,
-                       name=f"image_folder:{Path(root).name}", transform=transform)
+    return FileDataset(
+        paths,
+        classes,
+        targets=targets,
+        image_size=image_size,
+        name=f"image_folder:{Path(root).name}",
+        transform=transform,
+    )

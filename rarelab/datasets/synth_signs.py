@@ -95,8 +95,10 @@ def _shape_polygon(shape: str, c: float, r: float) -> list[tuple[float, float]]:
         r *= 1.15
     else:
         c_y = c
-    return [(c + r * math.cos(start + 2 * math.pi * k / n), c_y + r * math.sin(start + 2 * math.pi * k / n))
-            for k in range(n)]
+    return [
+        (c + r * math.cos(start + 2 * math.pi * k / n), c_y + r * math.sin(start + 2 * math.pi * k / n))
+        for k in range(n)
+    ]
 
 
 def _arrow(d: ImageDraw.ImageDraw, c: float, s: float, angle: float, col) -> None:
@@ -111,8 +113,13 @@ def _glyph(d: ImageDraw.ImageDraw, glyph: str, c: float, r: float, col) -> None:
     w = max(2, int(r * 0.14))
     if glyph == "":
         return
-    arrows = {"up": 0.0, "left": -math.pi / 2, "right": math.pi / 2, "downright": 3 * math.pi / 4,
-              "downleft": -3 * math.pi / 4}
+    arrows = {
+        "up": 0.0,
+        "left": -math.pi / 2,
+        "right": math.pi / 2,
+        "downright": 3 * math.pi / 4,
+        "downleft": -3 * math.pi / 4,
+    }
     if glyph in arrows:
         _arrow(d, c, s, arrows[glyph], col)
     elif glyph == "bar":
@@ -126,8 +133,10 @@ def _glyph(d: ImageDraw.ImageDraw, glyph: str, c: float, r: float, col) -> None:
         d.ellipse([c - 0.45 * r, c - 0.45 * r, c + 0.45 * r, c + 0.45 * r], outline=col, width=w)
         _arrow(d, c + 0.45 * r, 0.4 * r, math.pi, col)
     elif glyph == "wave":
-        pts = [(c - 0.6 * r + 1.2 * r * t / 20, c + 0.15 * r - 0.25 * r * abs(math.sin(t / 20 * 2 * math.pi)))
-               for t in range(21)]
+        pts = [
+            (c - 0.6 * r + 1.2 * r * t / 20, c + 0.15 * r - 0.25 * r * abs(math.sin(t / 20 * 2 * math.pi)))
+            for t in range(21)
+        ]
         d.line(pts, fill=col, width=w)
     elif glyph == "person":
         d.ellipse([c - 0.1 * r, c - 0.6 * r, c + 0.1 * r, c - 0.4 * r], fill=col)
@@ -197,8 +206,7 @@ def _render_sample(template: Image.Image, size: int, rng: np.random.Generator) -
     dst = corners @ rot.T * scale + [cx, cy]
     hi = template.size[0]
     src = [(0, 0), (hi, 0), (hi, hi), (0, hi)]
-    warped = template.transform((size, size), Image.PERSPECTIVE, tuple(_perspective_coeffs(dst, src)),
-                                Image.BILINEAR)
+    warped = template.transform((size, size), Image.PERSPECTIVE, tuple(_perspective_coeffs(dst, src)), Image.BILINEAR)
     bg.paste(warped, (0, 0), warped)
     blur = rng.uniform(0, 0.9) * size / 32
     if blur > 0.25:
@@ -261,10 +269,12 @@ def synth_signs(
         raise param_error(owner, "zipf_a", "a float in [0, 3]", zipf_a)
     random_state = check_int(owner, "random_state", random_state, low=0)
 
-    templates = np.stack([
-        np.asarray(_composite_on(render_template(k), WHITE).resize((image_size, image_size), Image.LANCZOS))
-        for k in range(len(CLASSES))
-    ])
+    templates = np.stack(
+        [
+            np.asarray(_composite_on(render_template(k), WHITE).resize((image_size, image_size), Image.LANCZOS))
+            for k in range(len(CLASSES))
+        ]
+    )
     key = f"v1-n{n_samples}-s{image_size}-a{zipf_a}-m{min_per_class}-r{random_state}"
     path = cache_dir("synth_signs") / f"{key}.npz"
     if cache and path.exists():
@@ -282,8 +292,9 @@ def synth_signs(
             images[i] = _render_sample(hi[targets[i]], image_size, rng)
         if cache:
             save_npz_atomic(path, images=images, targets=targets)
-    return ArrayDataset(images, targets, CLASSES, name=f"synth_signs-{image_size}px", transform=transform,
-                        templates=templates)
+    return ArrayDataset(
+        images, targets, CLASSES, name=f"synth_signs-{image_size}px", transform=transform, templates=templates
+    )
 
 
 def _composite_on(img: Image.Image, colour) -> Image.Image:

@@ -46,8 +46,8 @@ def _sq_distances_to(features, protos, chunk: int = 8192) -> np.ndarray:
     out = np.empty((len(f), len(m)), dtype=np.float64)
     m_sq = np.einsum("ij,ij->i", m, m)
     for a in range(0, len(f), chunk):
-        fc = f[a:a + chunk]
-        out[a:a + chunk] = np.einsum("ij,ij->i", fc, fc)[:, None] - 2.0 * fc @ m.T + m_sq[None, :]
+        fc = f[a : a + chunk]
+        out[a : a + chunk] = np.einsum("ij,ij->i", fc, fc)[:, None] - 2.0 * fc @ m.T + m_sq[None, :]
     return np.maximum(out, 0.0)
 
 
@@ -106,16 +106,23 @@ class Balanced(Strategy):
         m = int(ctx.extras.get("labels_used", 0))
         if not should_balance(self.budget, m, counts):
             cand = self.base.query(ctx, per_class=per_class, random_state=random_state)
-            return Candidates(cand.ids, cand.target, cand.score, cand.pseudo_ids, cand.pseudo_labels,
-                              {**cand.info, "balancing": f"off (m={m})"})
+            return Candidates(
+                cand.ids,
+                cand.target,
+                cand.score,
+                cand.pseudo_ids,
+                cand.pseudo_labels,
+                {**cand.info, "balancing": f"off (m={m})"},
+            )
         n = per_class * len(ctx.rare_classes)
         if n > len(ctx.pool_ids):
             raise param_error("Balanced", "per_class", "at most pool size / number of rare classes", per_class)
         feats, train = ctx.pool_embeddings, ctx.train_embeddings
         # Prototypes from every labeled item of a class (the initial set included): the best mean there is.
         known = np.union1d(np.flatnonzero(counts > 0), np.asarray(ctx.rare_classes))
-        protos = {int(c): class_prototypes(train, ctx.train_labels, [c])[0] for c in known
-                  if np.any(ctx.train_labels == c)}
+        protos = {
+            int(c): class_prototypes(train, ctx.train_labels, [c])[0] for c in known if np.any(ctx.train_labels == c)
+        }
         taken = np.zeros(len(feats), bool)
         ids, target, score = [], [], []
         cache: dict = {}

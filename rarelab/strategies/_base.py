@@ -79,8 +79,13 @@ class Strategy:
         owner = type(self).__name__
         n_pool = len(ctx.pool_ids)
         if n_pool == 0:
-            raise param_error(owner, "pool", "non-empty", "an empty pool",
-                              "Every pool item is labeled already; the search is finished.")
+            raise param_error(
+                owner,
+                "pool",
+                "non-empty",
+                "an empty pool",
+                "Every pool item is labeled already; the search is finished.",
+            )
         budget = per_class * len(ctx.rare_classes)
         check_int(owner, "per_class", per_class, low=1, high=max(1, n_pool // len(ctx.rare_classes)))
         rng = check_random_state(random_state)

@@ -30,14 +30,18 @@ def sample_episode(labels, *, n_way: int, n_query: int, rng: np.random.Generator
     classes, counts = np.unique(labels, return_counts=True)
     eligible = classes[counts >= 2]  # a class with one item can be support, never its own query
     if len(eligible) < 2:
-        raise param_error("few-shot training", "labels", "at least two classes with two or more items",
-                          f"{len(eligible)} such classes")
+        raise param_error(
+            "few-shot training",
+            "labels",
+            "at least two classes with two or more items",
+            f"{len(eligible)} such classes",
+        )
     chosen = rng.choice(eligible, size=min(n_way, len(eligible)), replace=False)
     support, query, query_pos = [], [], []
     for k, c in enumerate(chosen):
         members = rng.permutation(np.flatnonzero(labels == c))
         support.append(members[0])
-        q = members[1:1 + n_query]
+        q = members[1 : 1 + n_query]
         query.extend(q)
         query_pos.extend([k] * len(q))
     return np.array(support), np.array(query), np.array(query_pos)
@@ -69,8 +73,17 @@ class _Relation(nn.Module):
 class _FewShot(Strategy):
     per_class_ranking = True
 
-    def __init__(self, *, n_way: int = 50, n_query: int = 8, episodes: int = 200, hidden: int = 512, dim: int = 128,
-                 lr: float = 1e-3, backbone: str = "frozen"):
+    def __init__(
+        self,
+        *,
+        n_way: int = 50,
+        n_query: int = 8,
+        episodes: int = 200,
+        hidden: int = 512,
+        dim: int = 128,
+        lr: float = 1e-3,
+        backbone: str = "frozen",
+    ):
         self.n_way = n_way
         self.n_query = n_query
         self.episodes = episodes
@@ -84,21 +97,29 @@ class _FewShot(Strategy):
         for name in ("n_way", "n_query", "episodes", "hidden", "dim"):
             check_int(owner, name, getattr(self, name), low=1)
         if self.backbone != "frozen":
-            raise param_error(owner, "backbone", "'frozen' (episodes on the learner's cached features)",
-                              self.backbone, "Fine-tuning the backbone inside the episodes is not implemented.")
+            raise param_error(
+                owner,
+                "backbone",
+                "'frozen' (episodes on the learner's cached features)",
+                self.backbone,
+                "Fine-tuning the backbone inside the episodes is not implemented.",
+            )
 
     def query(self, ctx: PoolContext, *, per_class: int, random_state=None):
         self._check()
-        check_int(type(self).__name__, "per_class", per_class, low=1,
-                  high=max(1, len(ctx.pool_ids) // len(ctx.rare_classes)))  # before minutes of training
+        check_int(
+            type(self).__name__, "per_class", per_class, low=1, high=max(1, len(ctx.pool_ids) // len(ctx.rare_classes))
+        )  # before minutes of training
         rng = check_random_state(random_state)
         self._fit(np.asarray(ctx.train_embeddings, dtype=np.float32), ctx.train_labels, rng)
         with torch.no_grad():
             self.pool_z_ = self.embedding_(torch.as_tensor(np.asarray(ctx.pool_embeddings, dtype=np.float32)))
             self.train_z_ = self.embedding_(torch.as_tensor(np.asarray(ctx.train_embeddings, dtype=np.float32)))
         cand = super().query(ctx, per_class=per_class, random_state=rng)
-        info = {"training": f"{self.episodes} one-shot episodes, {self.n_way}-way (at most), {self.n_query} queries; "
-                            f"loss {self.loss_history_[0]:.3f} -> {np.mean(self.loss_history_[-20:]):.3f}"}
+        info = {
+            "training": f"{self.episodes} one-shot episodes, {self.n_way}-way (at most), {self.n_query} queries; "
+            f"loss {self.loss_history_[0]:.3f} -> {np.mean(self.loss_history_[-20:]):.3f}"
+        }
         return type(cand)(cand.ids, cand.target, cand.score, info=info)
 
     def _fit(self, x: np.ndarray, labels, rng: np.random.Generator):
@@ -159,10 +180,21 @@ class RelationNet(_FewShot):
 
     name = "relationnet"
 
-    def __init__(self, *, n_way: int = 50, n_query: int = 8, episodes: int = 120, hidden: int = 512, dim: int = 64,
-                 lr: float = 1e-3, backbone: str = "frozen", relation_hidden: int = 32):
-        super().__init__(n_way=n_way, n_query=n_query, episodes=episodes, hidden=hidden, dim=dim, lr=lr,
-                         backbone=backbone)
+    def __init__(
+        self,
+        *,
+        n_way: int = 50,
+        n_query: int = 8,
+        episodes: int = 120,
+        hidden: int = 512,
+        dim: int = 64,
+        lr: float = 1e-3,
+        backbone: str = "frozen",
+        relation_hidden: int = 32,
+    ):
+        super().__init__(
+            n_way=n_way, n_query=n_query, episodes=episodes, hidden=hidden, dim=dim, lr=lr, backbone=backbone
+        )
         self.relation_hidden = relation_hidden
 
     def _extra_modules(self):

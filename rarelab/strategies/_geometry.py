@@ -20,11 +20,11 @@ def min_sq_distances(points, centers, *, chunk: int = CHUNK) -> np.ndarray:
     out = np.full(len(points), np.inf, dtype=np.float64)
     p_sq = np.einsum("ij,ij->i", points, points)
     for a in range(0, len(centers), chunk):
-        c = centers[a:a + chunk]
+        c = centers[a : a + chunk]
         c_sq = np.einsum("ij,ij->i", c, c)
         for b in range(0, len(points), chunk):
-            d = p_sq[b:b + chunk, None] - 2.0 * points[b:b + chunk] @ c.T + c_sq[None, :]
-            np.minimum(out[b:b + chunk], d.min(axis=1), out=out[b:b + chunk])
+            d = p_sq[b : b + chunk, None] - 2.0 * points[b : b + chunk] @ c.T + c_sq[None, :]
+            np.minimum(out[b : b + chunk], d.min(axis=1), out=out[b : b + chunk])
     return np.maximum(out, 0.0)
 
 
@@ -111,5 +111,6 @@ class CosinePrototype(Strategy):
     def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
         if ctx.extras.get("_pool_norms") is None:  # shared by every rare class of this query
             ctx.extras["_pool_norms"] = row_norms(ctx.pool_embeddings)
-        return cosine_to_centroid(ctx.pool_embeddings, ctx.train_embeddings[ctx.train_labels == cls],
-                                  feature_norms=ctx.extras["_pool_norms"])
+        return cosine_to_centroid(
+            ctx.pool_embeddings, ctx.train_embeddings[ctx.train_labels == cls], feature_norms=ctx.extras["_pool_norms"]
+        )

@@ -56,8 +56,9 @@ def auxiliary_labels(features, n_aux: int = 16, *, random_state=None, sample: in
     rng = check_random_state(random_state)
     f = np.asarray(features, dtype=np.float32)
     fit_on = f if len(f) <= sample else f[rng.choice(len(f), sample, replace=False)]
-    km = MiniBatchKMeans(n_clusters=min(n_aux, len(fit_on)), n_init=1, batch_size=2048,
-                         random_state=derive_seed(rng)).fit(fit_on)
+    km = MiniBatchKMeans(
+        n_clusters=min(n_aux, len(fit_on)), n_init=1, batch_size=2048, random_state=derive_seed(rng)
+    ).fit(fit_on)
     return km.predict(f)
 
 
@@ -78,8 +79,12 @@ class Mullapudi(Strategy):
     With ``background_splitting`` (the paper's trainBGSplit, linear version) negatives are
     not one class: each carries an auxiliary label A_l (k-means clusters of the cached
     features, line 2), M^l is a softmax over {c} and those, and P(c) ranks the pool.
-    The deep update of line 19 is the learner's own per-round training; under FineTune it
-    retrains the network on the labels, without the pseudo-negatives.
+    Line 19, the deep update: with ``deep_update`` the round's pseudo-negatives go to the
+    learner's next training under their auxiliary classes (labels ``n_classes + k``, extra
+    outputs that predictions leave out), beside L_p and L_n, which are already training
+    labels. Under :class:`~rarelab.FineTune` that retrains the network with background
+    splitting's auxiliary classes (its deep version); under :class:`~rarelab.LinearProbe`
+    the head on the frozen features.
 
     Parameters
     ----------
@@ -92,18 +97,29 @@ class Mullapudi(Strategy):
     background_splitting : bool
     n_aux : int
         Auxiliary classes for background splitting.
+    deep_update : bool
+        Send the pseudo-negatives to the learner (Alg. 1 line 19).
     """
 
     name = "mullapudi"
     per_class_ranking = True
 
-    def __init__(self, *, f_a: float = 100.0, Q: int = 5, C: float = 1.0, background_splitting: bool = True,
-                 n_aux: int = 16):
+    def __init__(
+        self,
+        *,
+        f_a: float = 100.0,
+        Q: int = 5,
+        C: float = 1.0,
+        background_splitting: bool = True,
+        n_aux: int = 16,
+        deep_update: bool = True,
+    ):
         self.f_a = f_a
         self.Q = Q
         self.C = C
         self.background_splitting = background_splitting
         self.n_aux = n_aux
+        self.deep_update = deep_update
 
     def query(self, ctx: PoolContext, *, per_class: int, random_state=None):
         check_int("Mullapudi", "Q", self.Q, low=1)
@@ -113,9 +129,21 @@ class Mullapudi(Strategy):
             self.aux_ = None
         self._rng = check_random_state(random_state)
         self.modes_ = {}
+        self.pseudo_negatives_ = {}
         cand = super().query(ctx, per_class=per_class, random_state=self._rng)
         modes = ", ".join(f"{c}:{m}" for c, m in self.modes_.items())
-        return type(cand)(cand.ids, cand.target, cand.score, info={"query": modes})
+        info = {"query": modes}
+        p_ids = np.empty(0, np.int64)
+        p_lab = np.empty(0, np.int64)
+        if self.deep_update and self.pseudo_negatives_:
+            # Line 19: the learner's next training sees W_n too, each item under its auxiliary
+            # (background) class n_classes + k, so the deep update is driven by L_p, L_n and W_n.
+            p_ids = np.setdiff1d(np.unique(np.concatenate(list(self.pseudo_negatives_.values()))), cand.ids)
+            n_classes = ctx.n_classes or ctx.proba.shape[1]
+            aux = self._aux(ctx, p_ids) if self.background_splitting else np.zeros(len(p_ids), np.int64)
+            p_lab = n_classes + aux
+            info["pseudo_negatives"] = f"{len(p_ids)} to the learner"
+        return type(cand)(cand.ids, cand.target, cand.score, p_ids, p_lab, info=info)
 
     def _features(self, ctx: PoolContext, ids) -> np.ndarray:
         """L2-normalised features of ``ids``, embedded once per refresh and kept sorted by id."""
@@ -148,8 +176,14 @@ class Mullapudi(Strategy):
         out = np.zeros(len(ids), dtype=np.int64)
         out[inside] = labels[pos[inside]]
         if (~inside).any():  # labeled items left the pool: nearest cluster by the pool's cluster means
-            centers = np.stack([self._features(ctx, pool_ids[labels == k]).mean(0) if np.any(labels == k)
-                                else np.zeros(self._features(ctx, ids[:1]).shape[1]) for k in range(labels.max() + 1)])
+            centers = np.stack(
+                [
+                    self._features(ctx, pool_ids[labels == k]).mean(0)
+                    if np.any(labels == k)
+                    else np.zeros(self._features(ctx, ids[:1]).shape[1])
+                    for k in range(labels.max() + 1)
+                ]
+            )
             out[~inside] = np.argmax(self._features(ctx, ids[~inside]) @ centers.T, axis=1)
         return out
 
@@ -157,6 +191,7 @@ class Mullapudi(Strategy):
         """Train M^l with pseudo-negatives from ``ranking``'s bottom half; return (P(c)-like
         score, signed margin) over the pool."""
         w_n = pseudo_negatives(ranking, n_pos, n_neg, self.f_a, random_state=self._rng)
+        self._last_w_n = ctx.pool_ids[w_n]
         X = np.concatenate([pos_f, neg_f, pool_f[w_n]])
         if self.background_splitting:
             aux = np.r_[self._aux(ctx, neg_ids), self._aux(ctx, ctx.pool_ids[w_n])] + 1
@@ -186,6 +221,7 @@ class Mullapudi(Strategy):
         # model on the cosine ranking's pseudo-negatives gives that ranking), then M^l.
         first, _ = self._fit_rank(ctx, pos_f, neg, neg_f, pool_f, r_pos, len(pos), len(neg))
         score, margin = self._fit_rank(ctx, pos_f, neg, neg_f, pool_f, first, len(pos), len(neg))
+        self.pseudo_negatives_[cls] = self._last_w_n
         mode = adaptive_mode(len(pos), len(neg))
         self.modes_[cls] = f"{mode} (|L_p|={len(pos)}, |L_n|={len(neg)})"
         return score if mode == "positive" else -np.abs(margin)

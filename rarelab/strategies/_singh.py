@@ -23,11 +23,12 @@ def focal_loss(logits, target, *, gamma: float = 2.0, alpha=None) -> torch.Tenso
 
 def _batches(n, size, gen):
     order = torch.randperm(n, generator=gen)
-    return [order[a:a + size] for a in range(0, n, size)]
+    return [order[a : a + size] for a in range(0, n, size)]
 
 
-def train_recalibration(train_x, train_y, n_classes, *, gamma=2.0, max_epochs=50, patience=3, lr=1e-3,
-                        batch_size=256, random_state=None) -> nn.Linear:
+def train_recalibration(
+    train_x, train_y, n_classes, *, gamma=2.0, max_epochs=50, patience=3, lr=1e-3, batch_size=256, random_state=None
+) -> nn.Linear:
     """A new linear layer on frozen features: focal loss with inverse-frequency alpha,
     early stopping on a held-out 10 % of the training set."""
     rng = check_random_state(random_state)
@@ -165,11 +166,13 @@ class MinorityClassMining(Strategy):
         with torch.no_grad():
             z_train = rc(torch.as_tensor(train_f, dtype=torch.float32))
         ae = train_autoencoder(z_train, epochs=self.ae_epochs, random_state=rng)
-        self.info_ = {"autoencoder": f"{len(ae.loss_history_)} epochs, loss {ae.loss_history_[0]:.3g} -> "
-                                    f"{ae.loss_history_[-1]:.3g}, {'converged' if ae.converged_ else 'NOT converged'}"}
+        self.info_ = {
+            "autoencoder": f"{len(ae.loss_history_)} epochs, loss {ae.loss_history_[0]:.3g} -> "
+            f"{ae.loss_history_[-1]:.3g}, {'converged' if ae.converged_ else 'NOT converged'}"
+        }
         out = []
         for a in range(0, len(ctx.pool_ids), self.chunk):  # pool scoring in chunks
-            f = ctx.learner.embed(ctx.pool_ids[a:a + self.chunk])
+            f = ctx.learner.embed(ctx.pool_ids[a : a + self.chunk])
             with torch.no_grad():
                 out.append(reconstruction_scores(ae, rc(torch.as_tensor(f, dtype=torch.float32))))
         return np.concatenate(out)

@@ -26,8 +26,9 @@ def taast_scores(proba, counts, beta: float = 1.0) -> np.ndarray:
     return rarity_weights(counts, beta)[proba.argmax(axis=1)] * entropy_scores(proba)
 
 
-def clip_embeddings(dataset, ids, *, model: str = "ViT-B-32", pretrained: str = "openai",
-                    batch_size: int = 256) -> np.ndarray:
+def clip_embeddings(
+    dataset, ids, *, model: str = "ViT-B-32", pretrained: str = "openai", batch_size: int = 256
+) -> np.ndarray:
     """CLIP image embeddings through open_clip (needs the ``clip`` extra and its weights)."""
     import open_clip
     import torch
@@ -38,7 +39,7 @@ def clip_embeddings(dataset, ids, *, model: str = "ViT-B-32", pretrained: str = 
     out = []
     with torch.no_grad():
         for a in range(0, len(ids), batch_size):
-            x = torch.stack([preprocess(Image.fromarray(im)) for im in dataset.load_images(ids[a:a + batch_size])])
+            x = torch.stack([preprocess(Image.fromarray(im)) for im in dataset.load_images(ids[a : a + batch_size])])
             out.append(net.encode_image(x).float().numpy())
     return np.concatenate(out)
 
@@ -62,8 +63,9 @@ class TAAST(Strategy):
 
     name = "taast"
 
-    def __init__(self, *, beta: float = 1.0, top_fraction: float = 0.2, confidence: float = 0.8,
-                 embeddings: str = "backbone"):
+    def __init__(
+        self, *, beta: float = 1.0, top_fraction: float = 0.2, confidence: float = 0.8, embeddings: str = "backbone"
+    ):
         if embeddings not in ("clip", "backbone"):
             raise param_error("TAAST", "embeddings", "'clip' or 'backbone'", embeddings)
         self.beta = beta
@@ -75,8 +77,7 @@ class TAAST(Strategy):
         """n_c of Eq. 5: labeled items plus this round's pseudo-labels (confident predictions)."""
         proba = ctx.proba
         pseudo = proba.max(axis=1) >= self.confidence
-        return ctx.labelled_counts(proba.shape[1]) + np.bincount(proba.argmax(axis=1)[pseudo],
-                                                                  minlength=proba.shape[1])
+        return ctx.labelled_counts(proba.shape[1]) + np.bincount(proba.argmax(axis=1)[pseudo], minlength=proba.shape[1])
 
     def scores(self, ctx: PoolContext, random_state=None) -> np.ndarray:
         return taast_scores(ctx.proba, self.counts(ctx), self.beta)
@@ -90,7 +91,8 @@ class TAAST(Strategy):
                 raise DataUnavailableError(
                     f"TAAST(embeddings='clip') could not load CLIP ({type(exc).__name__}: {str(exc)[:120]}). "
                     "Install `rarelab[clip]` where open_clip can download its weights, or use "
-                    "embeddings='backbone' (strategy 'taast').") from exc
+                    "embeddings='backbone' (strategy 'taast')."
+                ) from exc
         return ctx.pool_embeddings[positions], "backbone features"
 
     def select(self, ctx: PoolContext, budget: int, *, random_state=None) -> Candidates:
@@ -106,8 +108,7 @@ class TAAST(Strategy):
         top = eligible[np.argsort(-phi[eligible], kind="stable")[:k]]  # Eq. 8, S_phi
         z, source = self._embed(ctx, top)
         z = normalize_rows(z)  # Eq. 9
-        km = KMeans(n_clusters=budget, init="k-means++", n_init=1, max_iter=100,
-                    random_state=derive_seed(rng)).fit(z)
+        km = KMeans(n_clusters=budget, init="k-means++", n_init=1, max_iter=100, random_state=derive_seed(rng)).fit(z)
         d = np.linalg.norm(z - km.cluster_centers_[km.labels_], axis=1)
         reps = []
         for j in range(budget):  # Eq. 11: the member nearest each centroid
@@ -118,6 +119,11 @@ class TAAST(Strategy):
         picked = picked[np.argsort(-phi[picked], kind="stable")]
         p_ids = ctx.pool_ids[np.flatnonzero(pseudo)]
         p_lab = proba.argmax(axis=1)[pseudo]
-        return Candidates(ctx.pool_ids[picked], np.full(len(picked), -1), phi[picked], p_ids, p_lab,
-                          info={"embeddings": source, "pseudo_labels": int(pseudo.sum()),
-                                "filtered": f"top {k} of {len(eligible)}"})
+        return Candidates(
+            ctx.pool_ids[picked],
+            np.full(len(picked), -1),
+            phi[picked],
+            p_ids,
+            p_lab,
+            info={"embeddings": source, "pseudo_labels": int(pseudo.sum()), "filtered": f"top {k} of {len(eligible)}"},
+        )

@@ -154,5 +154,6 @@ class WeightedEntropy(Strategy):
         self.form = form
 
     def scores(self, ctx: PoolContext, random_state=None) -> np.ndarray:
-        return weighted_entropy_scores(ctx.proba, smoothed_class_fractions(ctx.train_labels, ctx.proba.shape[1]),
-                                       form=self.form)
+        return weighted_entropy_scores(
+            ctx.proba, smoothed_class_fractions(ctx.train_labels, ctx.proba.shape[1]), form=self.form
+        )

@@ -49,8 +49,17 @@ class CandidateGallery(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, search, *, rare_class: int | None = None, k: int = 100, shortcuts=None,
-                 thumb_size: int = 96, preview_size: int = 256, **kwargs):
+    def __init__(
+        self,
+        search,
+        *,
+        rare_class: int | None = None,
+        k: int = 100,
+        shortcuts=None,
+        thumb_size: int = 96,
+        preview_size: int = 256,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.search = search
         self.k = k
@@ -59,14 +68,16 @@ class CandidateGallery(anywidget.AnyWidget):
         rare = search.rare_classes
         rare_class = rare[0] if rare_class is None else rare_class
         if rare_class not in rare:
-            raise param_error("CandidateGallery", "rare_class", f"one of the search's rare classes {list(rare)}",
-                              rare_class)
+            raise param_error(
+                "CandidateGallery", "rare_class", f"one of the search's rare classes {list(rare)}", rare_class
+            )
         n_classes = len(search.dataset.classes)
         shortcuts = {str(d): int(c) for d, c in (shortcuts or {}).items()}
         bad = {d: c for d, c in shortcuts.items() if not (len(d) == 1 and d.isdigit() and 0 <= c < n_classes)}
         if bad:
-            raise param_error("CandidateGallery", "shortcuts", f"digit keys mapped to class ids in [0, {n_classes - 1}]",
-                              bad)
+            raise param_error(
+                "CandidateGallery", "shortcuts", f"digit keys mapped to class ids in [0, {n_classes - 1}]", bad
+            )
         self.class_names = list(search.dataset.classes)
         self.shortcuts = shortcuts
         self.rare_class = int(rare_class)
@@ -101,8 +112,11 @@ class CandidateGallery(anywidget.AnyWidget):
             self.reference = b"" if ref_id is None else np.ascontiguousarray(ds.load_images([ref_id], side)).tobytes()
             self.reference_caption = "template" if self.rare_class in s.split.synthetic else "training sample"
             self.items = [{"id": int(i), "rank": k + 1, "p": float(q)} for k, (i, q) in enumerate(zip(ids, p))]
-            self.title = (f"{ds.classes[self.rare_class]}: round {s.round_}, top {len(ids)} candidates"
-                          if len(ids) else f"{ds.classes[self.rare_class]}: no candidates (phase {s.phase_!r})")
+            self.title = (
+                f"{ds.classes[self.rare_class]}: round {s.round_}, top {len(ids)} candidates"
+                if len(ids)
+                else f"{ds.classes[self.rare_class]}: no candidates (phase {s.phase_!r})"
+            )
             self._sync_labels()
 
     def _sync_labels(self) -> None:
@@ -164,12 +178,15 @@ class CandidateGallery(anywidget.AnyWidget):
         for it, im in zip(self.items, pixels):
             lab = labels.get(it["id"])
             tag = "" if lab is None else ("rare" if lab == self.rare_class else self._name(lab))
-            cells.append(f'<figure style="display:inline-block;margin:3px;width:{side + 6}px;text-align:center;'
-                         f'font:10px monospace"><img src="{png_data_uri(im)}" width="{side}" height="{side}" '
-                         f'alt="candidate {it["id"]}"><figcaption>#{it["rank"]} {format_probability(it["p"])}'
-                         f'{"<br>" + html.escape(tag) if tag else ""}</figcaption></figure>')
-        return (f'<div class="rarelab-gallery-static"><p><b>{html.escape(self.title)}</b></p>'
-                + "".join(cells) + "</div>")
+            cells.append(
+                f'<figure style="display:inline-block;margin:3px;width:{side + 6}px;text-align:center;'
+                f'font:10px monospace"><img src="{png_data_uri(im)}" width="{side}" height="{side}" '
+                f'alt="candidate {it["id"]}"><figcaption>#{it["rank"]} {format_probability(it["p"])}'
+                f"{'<br>' + html.escape(tag) if tag else ''}</figcaption></figure>"
+            )
+        return (
+            f'<div class="rarelab-gallery-static"><p><b>{html.escape(self.title)}</b></p>' + "".join(cells) + "</div>"
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -184,7 +201,9 @@ class CandidateGallery(anywidget.AnyWidget):
         """Send the focused item's larger image, as one binary buffer."""
         side = self.preview_size
         image = self.search.dataset.load_images([item], side)[0]
-        self.send({"type": "preview", "id": item, "shape": [side, side]}, buffers=[np.ascontiguousarray(image).tobytes()])
+        self.send(
+            {"type": "preview", "id": item, "shape": [side, side]}, buffers=[np.ascontiguousarray(image).tobytes()]
+        )
 
     def _name(self, label: int) -> str:
         return "not rare" if label == NOT_RARE else self.class_names[label]

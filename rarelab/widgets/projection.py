@@ -26,8 +26,15 @@ class ProjectionView(W.VBox):
     items are shown as such.
     """
 
-    def __init__(self, search, *, rare_class: int | None = None, method: str = "uncentered PCA",
-                 max_points: int = 4000, random_state: int = 0):
+    def __init__(
+        self,
+        search,
+        *,
+        rare_class: int | None = None,
+        method: str = "uncentered PCA",
+        max_points: int = 4000,
+        random_state: int = 0,
+    ):
         if method not in METHODS:
             raise param_error("ProjectionView", "method", f"one of {METHODS}", method)
         self.search = search
@@ -48,8 +55,10 @@ class ProjectionView(W.VBox):
         self.colour = W.ToggleButtons(options=["label", "P(rare)"], value="label")
         self.thumb = W.Image(format="png", width=96, height=96)
         self.hover_text = W.HTML()
-        self.label_pick = W.Dropdown(options=[("rare: " + ds.classes[self.rare_class], self.rare_class),
-                                              ("not rare", NOT_RARE)], description="label as")
+        self.label_pick = W.Dropdown(
+            options=[("rare: " + ds.classes[self.rare_class], self.rare_class), ("not rare", NOT_RARE)],
+            description="label as",
+        )
         self.label_button = W.Button(description="label selection", disabled=True)
         self.selection: np.ndarray = np.empty(0, np.int64)
         self.fig = go.FigureWidget()
@@ -57,9 +66,14 @@ class ProjectionView(W.VBox):
         self.method.observe(wrap(lambda _c: self.redraw()), names=["value"])
         self.colour.observe(wrap(lambda _c: self.redraw()), names=["value"])
         self.label_button.on_click(wrap(lambda _b: self.label_selection(self.label_pick.value)))
-        super().__init__([W.HBox([self.method, self.colour]),
-                          W.HBox([self.fig, W.VBox([self.thumb, self.hover_text])]),
-                          W.HBox([self.label_pick, self.label_button]), self.out])
+        super().__init__(
+            [
+                W.HBox([self.method, self.colour]),
+                W.HBox([self.fig, W.VBox([self.thumb, self.hover_text])]),
+                W.HBox([self.label_pick, self.label_button]),
+                self.out,
+            ]
+        )
         self.redraw()
 
     def coordinates(self) -> np.ndarray:
@@ -90,10 +104,14 @@ class ProjectionView(W.VBox):
         coords = self.coordinates()
         is_rare = self._known_rare(self.ids)
         p = self.search.learner.predict_proba(self.ids)[:, self.rare_class]
-        fig = projection_figure(coords, is_rare.astype(int), names=["other classes", ds.classes[self.rare_class]],
-                                scores=p if self.colour.value == "P(rare)" else None,
-                                title=f"{self.method.value} of the features: {ds.classes[self.rare_class]}",
-                                highlight=np.flatnonzero(is_rare))
+        fig = projection_figure(
+            coords,
+            is_rare.astype(int),
+            names=["other classes", ds.classes[self.rare_class]],
+            scores=p if self.colour.value == "P(rare)" else None,
+            title=f"{self.method.value} of the features: {ds.classes[self.rare_class]}",
+            highlight=np.flatnonzero(is_rare),
+        )
         with self.fig.batch_update():
             self.fig.data = []
             self.fig.add_traces(fig.data)

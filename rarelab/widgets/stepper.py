@@ -36,17 +36,29 @@ class LoopStepper(W.VBox):
         self.state = W.HTML()
         self.progress = W.IntProgress(min=0, max=max(1, getattr(search.learner, "epochs", 1)), description="epochs")
         self.loss = go.FigureWidget(loss_figure())
-        self.curves = [go.FigureWidget(curve_figure([], "n_rare", title="N_rare (Fig. 4a)")),
-                       go.FigureWidget(curve_figure([], "f1_rare", title="rare F1 (Fig. 4c)"))]
-        buttons = {name: W.Button(description=name, layout=W.Layout(width="auto"))
-                   for name in ("train", "propose", "label with oracle", "commit", "step", "run")}
-        self.rounds = W.BoundedIntText(value=max(search.round_ + 1, 3), min=1, max=100, description="to round",
-                                       layout=W.Layout(width="150px"))
-        self.class_pick = W.Dropdown(options=[(search.dataset.classes[c], c) for c in search.rare_classes],
-                                     description="rare class")
+        self.curves = [
+            go.FigureWidget(curve_figure([], "n_rare", title="N_rare (Fig. 4a)")),
+            go.FigureWidget(curve_figure([], "f1_rare", title="rare F1 (Fig. 4c)")),
+        ]
+        buttons = {
+            name: W.Button(description=name, layout=W.Layout(width="auto"))
+            for name in ("train", "propose", "label with oracle", "commit", "step", "run")
+        }
+        self.rounds = W.BoundedIntText(
+            value=max(search.round_ + 1, 3), min=1, max=100, description="to round", layout=W.Layout(width="150px")
+        )
+        self.class_pick = W.Dropdown(
+            options=[(search.dataset.classes[c], c) for c in search.rare_classes], description="rare class"
+        )
         self.gallery_box = W.VBox()
-        handlers = {"train": self.train, "propose": self.propose, "label with oracle": self.label_with_oracle,
-                    "commit": self.commit, "step": self.step, "run": lambda: self.run(self.rounds.value)}
+        handlers = {
+            "train": self.train,
+            "propose": self.propose,
+            "label with oracle": self.label_with_oracle,
+            "commit": self.commit,
+            "step": self.step,
+            "run": lambda: self.run(self.rounds.value),
+        }
         wrap = shows_errors(self.out)
         for name, b in buttons.items():
             b.on_click(wrap(lambda _b, f=handlers[name]: f()))
@@ -54,13 +66,17 @@ class LoopStepper(W.VBox):
         self.class_pick.observe(wrap(lambda _c: self._show_gallery()), names=["value"])
         if hasattr(search.learner, "callbacks"):
             search.learner.callbacks = [*(search.learner.callbacks or []), self._on_epoch]
-        super().__init__([
-            self.state,
-            W.HBox([*buttons.values(), self.rounds]),
-            W.HBox([self.progress]),
-            W.HBox([self.loss, *self.curves]),
-            self.class_pick, self.gallery_box, self.out,
-        ])
+        super().__init__(
+            [
+                self.state,
+                W.HBox([*buttons.values(), self.rounds]),
+                W.HBox([self.progress]),
+                W.HBox([self.loss, *self.curves]),
+                self.class_pick,
+                self.gallery_box,
+                self.out,
+            ]
+        )
         self._update()
 
     # -- actions: each is one call of the core, then a redraw ----------------------------
@@ -107,14 +123,20 @@ class LoopStepper(W.VBox):
         s = self.search
         device = describe(getattr(s.learner, "device_", None) or choose_device(getattr(s.learner, "device", None)))
         pending = len(s.pending_labels_)
-        self.state.value = (f"<b>round {s.round_}</b> · phase <b>{s.phase_}</b> · strategy {s.name} · "
-                            f"training set {len(s.train_ids_)} · pool {len(s.pool_ids_)} · "
-                            f"labels waiting for commit {pending} · device {device}")
+        self.state.value = (
+            f"<b>round {s.round_}</b> · phase <b>{s.phase_}</b> · strategy {s.name} · "
+            f"training set {len(s.train_ids_)} · pool {len(s.pool_ids_)} · "
+            f"labels waiting for commit {pending} · device {device}"
+        )
         for name, b in self.buttons.items():
-            b.disabled = {"train": s.phase_ not in ("train", "propose"), "propose": s.phase_ != "propose",
-                          "label with oracle": s.phase_ != "label" or s.oracle is None,
-                          "commit": s.phase_ != "label", "step": s.oracle is None,
-                          "run": s.oracle is None}[name]
+            b.disabled = {
+                "train": s.phase_ not in ("train", "propose"),
+                "propose": s.phase_ != "propose",
+                "label with oracle": s.phase_ != "label" or s.oracle is None,
+                "commit": s.phase_ != "label",
+                "step": s.oracle is None,
+                "run": s.oracle is None,
+            }[name]
         rows = self._rows()
         for fw, metric in zip(self.curves, ("n_rare", "f1_rare")):
             fig = curve_figure(rows, metric, title=fw.layout.title.text)

@@ -19,16 +19,44 @@ class ToyExplorer(W.VBox):
         style = {"description_width": "150px"}
         lay = W.Layout(width="420px")
         self.sliders = {
-            "sigma": W.FloatSlider(value=defaults.get("sigma", 0.5), min=0.1, max=1.5, step=0.05, description="σ",
-                                   style=style, layout=lay),
-            "n_rare": W.IntSlider(value=defaults.get("n_rare", 1), min=1, max=50, description="rare training points",
-                                  style=style, layout=lay),
-            "n_common": W.IntSlider(value=defaults.get("n_common", 200), min=10, max=2000, step=10,
-                                    description="common points / class", style=style, layout=lay),
-            "epochs": W.IntSlider(value=defaults.get("epochs", 500), min=10, max=5000, step=10, description="epochs",
-                                  style=style, layout=lay),
-            "lr": W.FloatLogSlider(value=defaults.get("lr", 0.5), base=10, min=-3, max=0.5, description="learning rate",
-                                   style=style, layout=lay),
+            "sigma": W.FloatSlider(
+                value=defaults.get("sigma", 0.5), min=0.1, max=1.5, step=0.05, description="σ", style=style, layout=lay
+            ),
+            "n_rare": W.IntSlider(
+                value=defaults.get("n_rare", 1),
+                min=1,
+                max=50,
+                description="rare training points",
+                style=style,
+                layout=lay,
+            ),
+            "n_common": W.IntSlider(
+                value=defaults.get("n_common", 200),
+                min=10,
+                max=2000,
+                step=10,
+                description="common points / class",
+                style=style,
+                layout=lay,
+            ),
+            "epochs": W.IntSlider(
+                value=defaults.get("epochs", 500),
+                min=10,
+                max=5000,
+                step=10,
+                description="epochs",
+                style=style,
+                layout=lay,
+            ),
+            "lr": W.FloatLogSlider(
+                value=defaults.get("lr", 0.5),
+                base=10,
+                min=-3,
+                max=0.5,
+                description="learning rate",
+                style=style,
+                layout=lay,
+            ),
             "k": W.IntSlider(value=defaults.get("k", 50), min=5, max=200, description="top-k", style=style, layout=lay),
         }
         self.readout = W.HTML()
@@ -51,9 +79,11 @@ class ToyExplorer(W.VBox):
             self.fig.add_traces(fig.data)
             self.fig.layout = fig.layout
         w = r.rare_direction
-        self.readout.value = (f"<p><b>max P(rare)</b> over all points: {r.max_p_rare:.3f}</p>"
-                              f"<p><b>precision of the top {len(r.top_k)}</b>: {r.precision_at_k:.2f} "
-                              f"(random: {(r.data.y_pool == 2).mean():.3f})</p>"
-                              f"<p>rare weight direction: ({w[0]:+.2f}, {w[1]:+.2f}); "
-                              f"rare bias − mean bias: {r.model.intercept_[2] - r.model.intercept_.mean():+.2f}</p>")
+        self.readout.value = (
+            f"<p><b>max P(rare)</b> over all points: {r.max_p_rare:.3f}</p>"
+            f"<p><b>precision of the top {len(r.top_k)}</b>: {r.precision_at_k:.2f} "
+            f"(random: {(r.data.y_pool == 2).mean():.3f})</p>"
+            f"<p>rare weight direction: ({w[0]:+.2f}, {w[1]:+.2f}); "
+            f"rare bias − mean bias: {r.model.intercept_[2] - r.model.intercept_.mean():+.2f}</p>"
+        )
         return r
