@@ -11,7 +11,9 @@ def interactive() -> bool:
     In a log file (CI, ``make demo > log``) every redraw is a new line, so short inner loops
     stay silent there; long steps keep their bars, which tqdm throttles.
     """
-    if "ipykernel" in sys.modules:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and getattr(shell, "kernel", None) is not None:  # a running Jupyter kernel
         return True
     try:
         return sys.stderr.isatty()

@@ -141,6 +141,12 @@ class FeatureStore:
         wanted = {(k.path, k.size, k.mtime_ns) for k in keys}
         return [(p, e) for p, s, m, e in rows if (p, s, m) in wanted]
 
+    def has_chunks(self, ids) -> bool:
+        """Whether every chunk in ``ids`` is committed and on disk."""
+        ids = [int(i) for i in ids]
+        committed = {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE committed=1")}
+        return all(i in committed and (self.dir / "chunks" / f"{i:08d}.npy").exists() for i in ids)
+
     @property
     def dim(self) -> int | None:
         row = self._db.execute("SELECT value FROM meta WHERE key='dim'").fetchone()

@@ -11,10 +11,11 @@ import pytest
 
 from .browser import REPO, chromium_page, require_browser, serve
 
+# Only against the site `make docs` has just built: a site left from an older build
+# would test old pages.
 SITE = Path(os.environ.get("RARELAB_DOCS_SITE", REPO / "docs" / "_build" / "html"))
 pytestmark = pytest.mark.skipif(
-    not (SITE / "index.html").exists() and "RARELAB_DOCS_SITE" not in os.environ,
-    reason="the docs site is not built (make docs builds and tests it)",
+    "RARELAB_DOCS_SITE" not in os.environ, reason="tests the site make docs builds (it sets RARELAB_DOCS_SITE)"
 )
 
 

@@ -127,9 +127,11 @@ def test_balancing_runs_the_base_first_and_switches_at_the_budget_eq8_gives():
             switched_at = len(search)
         for k, i in enumerate(cand.ids):
             search[int(i)] = 2 if k < 2 else 0
-    # After m labels: counts (0.9 m, 0, 0.1 m); mu_or - mu_ur = 0.8 m; Eq. 8: 120 - m <= 0.8 m <=> m >= 66.7.
-    assert switched_at == 80
-    assert should_balance(120, 80, [72, 0, 8]) and not should_balance(120, 60, [54, 0, 6])
+    # After m labels: counts (0.9 m, 0, 0.1 m); classes 1 and 2 are under-represented
+    # (c_ur = 2, mean 0.05 m) and class 0 over (0.9 m): Eq. 8 says 120 - m <= 2 * 0.85 m,
+    # i.e. m >= 44.4, first reached at m = 60 (round 3).
+    assert switched_at == 60
+    assert should_balance(120, 60, [54, 0, 6]) and not should_balance(120, 40, [36, 0, 4])
 
 
 def test_balancing_switch_follows_eq8():

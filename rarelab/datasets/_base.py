@@ -98,8 +98,10 @@ class ArrayDataset(torch.utils.data.Dataset):
         images = self.images[np.asarray(ids, dtype=np.int64)]
         if size is None or images.shape[1:3] == (size, size):
             return images
+        # Small images enlarged for display stay crisp (nearest); shrinking averages (bilinear).
+        resample = Image.NEAREST if size > images.shape[1] else Image.BILINEAR
         return (
-            np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images])
+            np.stack([np.asarray(Image.fromarray(im).resize((size, size), resample)) for im in images])
             if len(images)
             else np.empty((0, size, size, 3), np.uint8)
         )

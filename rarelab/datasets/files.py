@@ -148,6 +148,8 @@ class FileDataset(torch.utils.data.Dataset):
             with np.load(cached) as f:
                 if len(f["chunk"]) == len(self) and f["store"].item() == str(store.dir.resolve()):
                     chunk, row = f["chunk"], f["row"]
+            if chunk is not None and not store.has_chunks(np.unique(chunk[chunk >= 0])):
+                chunk = row = None  # the store was deleted or moved since: resolve against it again
         if chunk is None:
             chunk, _ = store.lookup(self.keys)
             if np.any(chunk == MISSING):

@@ -10,13 +10,18 @@ from ._geometry import class_prototypes
 
 
 def representation_groups(counts) -> tuple[np.ndarray, np.ndarray]:
-    """Under- and over-represented classes w.r.t. the mean count of the classes present."""
+    """Under- and over-represented classes w.r.t. the mean count over every class.
+
+    A class with no labeled item is the most under-represented of all, so it counts.
+    Before anything is labeled there is no imbalance: both groups are empty.
+    """
     counts = np.asarray(counts, dtype=np.float64)
-    present = np.flatnonzero(counts > 0)
-    if len(present) == 0:  # nothing labeled yet: no imbalance to speak of
-        return present, present
-    mean = counts[present].mean()
-    return present[counts[present] < mean], present[counts[present] >= mean]
+    if counts.sum() == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    mean = counts.mean()
+    classes = np.arange(len(counts))
+    return classes[counts < mean], classes[counts >= mean]
 
 
 def should_balance(budget: int, labeled: int, counts) -> bool:

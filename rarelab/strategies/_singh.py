@@ -101,7 +101,7 @@ class LogitAutoencoder(nn.Module):
 def train_autoencoder(z, *, epochs=20, lr=1e-3, batch_size=256, random_state=None) -> LogitAutoencoder:
     """Fit the autoencoder on training logits; ``ae.loss_history_`` holds the mean loss of
     every epoch and ``ae.converged_`` whether the last epochs stopped improving by more
-    than 1 % (at most ``4 * epochs`` epochs are run to get there)."""
+    than 1 % (at most ``10 * epochs`` epochs are run to get there)."""
     rng = check_random_state(random_state)
     gen = torch.Generator().manual_seed(derive_seed(rng))
     z = torch.as_tensor(z, dtype=torch.float32)
@@ -110,7 +110,7 @@ def train_autoencoder(z, *, epochs=20, lr=1e-3, batch_size=256, random_state=Non
         ae = LogitAutoencoder(z.shape[1])
     opt = torch.optim.Adam(ae.parameters(), lr=lr)
     history = []
-    for epoch in range(4 * epochs):
+    for epoch in range(10 * epochs):
         total = 0.0
         for b in _batches(len(z), batch_size, gen):
             loss = ((ae(z[b]) - z[b]) ** 2).sum(dim=1).mean()
