@@ -346,6 +346,30 @@ def test_fewshot_networks_rank_the_rare_class_first(cls):
     assert np.mean(strat.loss_history_[-20:]) < strat.loss_history_[0]  # the episodes trained it
 
 
+@pytest.mark.parametrize("cls", ["protonet", "relationnet"])
+def test_fewshot_networks_can_fine_tune_the_backbone_in_the_episodes(cls, tiny_signs):
+    from rarelab import FineTune, rare_class_split, rarest_classes
+
+    rare = rarest_classes(tiny_signs.targets, 2)
+    split = rare_class_split(tiny_signs.targets, rare, random_state=0)
+    learner = FineTune(dataset=tiny_signs, backbone="small_cnn", epochs=1, random_state=0, progress=False)
+    ctx = PoolContext(
+        pool_ids=split.pool,
+        proba=np.full((len(split.pool), len(tiny_signs.classes)), 0.02),
+        rare_classes=tuple(rare),
+        train_ids=split.train,
+        train_labels=split.train_labels,
+        learner=learner,
+        n_classes=len(tiny_signs.classes),
+        extras={"round": 0, "dataset": tiny_signs},
+    )
+    strat = get_strategy(cls, episodes=3, backbone="finetune")
+    cand = strat.query(ctx, per_class=4, random_state=0)
+    assert len(cand) == 8 and len(strat.loss_history_) == 3 and strat.pool_z_.shape[0] == len(split.pool)
+    with pytest.raises(InvalidParameterError, match="'backbone' parameter"):
+        get_strategy(cls, backbone="imagenet").query(ctx, per_class=4, random_state=0)
+
+
 def test_relationnet_ranks_a_query_identical_to_the_support_first():
     feats, labels = _clusters()
     rare = 5

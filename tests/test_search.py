@@ -268,8 +268,17 @@ def test_a_deleted_feature_store_is_rebuilt_on_reopen(tmp_path):
 
     demo = write_demo_folders(tmp_path / "demo", n_pool=60, n_seed=4, random_state=2)
     store = tmp_path / "store"
-    kwargs = dict(labeled=demo.labeled, pool=demo.pool, rare=demo.rare, rare_examples=[str(demo.rare_example)],
-                  feature_store=str(store), input_size=32, epochs=2, per_class=3, progress=False)
+    kwargs = dict(
+        labeled=demo.labeled,
+        pool=demo.pool,
+        rare=demo.rare,
+        rare_examples=[str(demo.rare_example)],
+        feature_store=str(store),
+        input_size=32,
+        epochs=2,
+        per_class=3,
+        progress=False,
+    )
     init_search(tmp_path / "run", **kwargs).store.close()
     shutil.rmtree(store)
     search = open_search(tmp_path / "run", progress=False)  # extracts again instead of failing on lost chunks

@@ -6,10 +6,11 @@ the labeled set; the rare class's training samples are the support, every pool i
 query. ProtoNet (Snell et al.) ranks by the smallest distance to the support prototype,
 RelationNet (Sung et al.) by the highest learned relation score.
 
-Both train an embedding network on top of the backbone's features. With
-``backbone="frozen"`` (the default, and what runs on a CPU) those features are the
-learner's cached ones, so only the few-shot network trains; fine-tuning the backbone
-inside the episodes is not implemented.
+Both train an embedding network on top of the backbone. With ``backbone="finetune"`` the
+backbone (the learner's, with its ImageNet weights) trains with it in every episode, on
+the images, as in the paper: the GPU path. With ``backbone="frozen"`` (the default, and
+what runs on a CPU) the backbone's features are the learner's cached ones and only the
+few-shot network trains.
 """
 
 from __future__ import annotations
@@ -96,13 +97,12 @@ class _FewShot(Strategy):
         owner = type(self).__name__
         for name in ("n_way", "n_query", "episodes", "hidden", "dim"):
             check_int(owner, name, getattr(self, name), low=1)
-        if self.backbone != "frozen":
+        if self.backbone not in ("frozen", "finetune"):
             raise param_error(
                 owner,
                 "backbone",
-                "'frozen' (episodes on the learner's cached features)",
+                "'frozen' (cached features, CPU) or 'finetune' (the backbone trains in the episodes, GPU)",
                 self.backbone,
-                "Fine-tuning the backbone inside the episodes is not implemented.",
             )
 
     def query(self, ctx: PoolContext, *, per_class: int, random_state=None):
@@ -111,10 +111,13 @@ class _FewShot(Strategy):
             type(self).__name__, "per_class", per_class, low=1, high=max(1, len(ctx.pool_ids) // len(ctx.rare_classes))
         )  # before minutes of training
         rng = check_random_state(random_state)
-        self._fit(np.asarray(ctx.train_embeddings, dtype=np.float32), ctx.train_labels, rng)
-        with torch.no_grad():
-            self.pool_z_ = self.embedding_(torch.as_tensor(np.asarray(ctx.pool_embeddings, dtype=np.float32)))
-            self.train_z_ = self.embedding_(torch.as_tensor(np.asarray(ctx.train_embeddings, dtype=np.float32)))
+        if self.backbone == "frozen":
+            self._fit(np.asarray(ctx.train_embeddings, dtype=np.float32), ctx.train_labels, rng)
+            with torch.no_grad():
+                self.pool_z_ = self.embedding_(torch.as_tensor(np.asarray(ctx.pool_embeddings, dtype=np.float32)))
+                self.train_z_ = self.embedding_(torch.as_tensor(np.asarray(ctx.train_embeddings, dtype=np.float32)))
+        else:
+            self._fit_backbone(ctx, rng)
         cand = super().query(ctx, per_class=per_class, random_state=rng)
         info = {
             "training": f"{self.episodes} one-shot episodes, {self.n_way}-way (at most), {self.n_query} queries; "
@@ -144,6 +147,60 @@ class _FewShot(Strategy):
     def _extra_modules(self):
         return []
 
+    def _fit_backbone(self, ctx: PoolContext, rng: np.random.Generator, block: int = 1024):
+        """Episodes on images: the learner's backbone and the few-shot network train together."""
+        from ..devices import choose_device
+        from ..models import build_model
+
+        learner, dataset = ctx.learner, ctx.extras.get("dataset")
+        if dataset is None or not hasattr(learner, "backbone"):
+            raise param_error(
+                type(self).__name__,
+                "backbone",
+                "'frozen' here",
+                "finetune",
+                "Fine-tuning needs the search's dataset and learner (ActiveSearch passes them).",
+            )
+        dev = choose_device(getattr(learner, "device", None))
+        size = dataset.image_size
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(rng))
+            weights = None if learner.backbone == "small_cnn" else "DEFAULT"
+            net = build_model(learner.backbone, 1, weights=weights, input_size=getattr(learner, "input_size", None))
+            self.embedding_ = _Embedding(net.feature_dim, self.hidden, self.dim)
+            extra = self._extra_modules()
+        net, self.embedding_ = net.to(dev).train(), self.embedding_.to(dev)
+        for m in extra:
+            m.to(dev)
+        params = [*net.parameters(), *self.embedding_.parameters(), *(p for m in extra for p in m.parameters())]
+        opt = torch.optim.Adam(params, lr=self.lr)
+        images = torch.from_numpy(dataset.load_images(ctx.train_ids, size))  # the labeled set: small
+
+        def embed(x):
+            return self.embedding_(net.embed(net.preprocess(x.to(dev))))
+
+        self.loss_history_ = []
+        for _ in range(self.episodes):
+            s, q, pos = sample_episode(ctx.train_labels, n_way=self.n_way, n_query=self.n_query, rng=rng)
+            loss = self._episode_loss(embed(images[s]), embed(images[q]), torch.as_tensor(pos, device=dev))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            self.loss_history_.append(loss.item())
+        net.eval()
+        self.embedding_.eval()
+        with torch.no_grad():
+            self.train_z_ = torch.cat([embed(images[a : a + block]) for a in range(0, len(images), block)]).cpu()
+            self.pool_z_ = torch.cat(
+                [
+                    embed(torch.from_numpy(dataset.load_images(ctx.pool_ids[a : a + block], size)))
+                    for a in range(0, len(ctx.pool_ids), block)
+                ]
+            ).cpu()
+        self.embedding_.cpu()
+        for m in extra:
+            m.cpu()
+
 
 class ProtoNet(_FewShot):
     """ProtoNet (Snell et al.) trained episodically, one-shot, 50-way, 8 queries (the
@@ -156,8 +213,9 @@ class ProtoNet(_FewShot):
         fewer have two labeled items).
     episodes : training episodes per round.
     hidden, dim : the embedding network on top of the backbone's features.
-    backbone : {"frozen"}
-        Train on the learner's cached features (runs on a CPU).
+    backbone : {"frozen", "finetune"}
+        ``"frozen"``: train on the learner's cached features (runs on a CPU).
+        ``"finetune"``: the learner's backbone trains in the episodes too, on the images.
     """
 
     name = "protonet"
