@@ -581,6 +581,9 @@ def predict_files(search: ActiveSearch, files) -> tuple[list[str], np.ndarray, l
     return [paths[i] for i in keep], proba, [(paths[i], e) for i, e in failed]
 
 
+_NEXT_STEP = {"train": "propose", "propose": "propose", "label": "label the candidates, then commit"}
+
+
 def status(search: ActiveSearch) -> str:
     """A few lines on where the search stands."""
     ds, s = search.dataset, search.split
@@ -590,8 +593,7 @@ def status(search: ActiveSearch) -> str:
     found = {names[c]: sum(1 for y in committed.values() if y == c) for c in search.rare_classes}
     failed = getattr(ds, "failed_", np.empty(0))
     lines = [
-        f"round {search.round_}, phase {search.phase_!r} (next: "
-        f"{ {'train': 'propose', 'propose': 'propose', 'label': 'label, then commit'}[search.phase_] })",
+        f"round {search.round_}, phase {search.phase_!r} (next: {_NEXT_STEP[search.phase_]})",
         f"items: {len(s.train)} seed, {len(s.val)} validation, {len(search.pool_ids_)} unlabeled in the pool, "
         f"{len(failed)} unreadable (failed_files.csv)",
         f"rare classes: {', '.join(names[c] for c in search.rare_classes)}",
