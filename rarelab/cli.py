@@ -82,7 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g = run.add_argument_group("data")
     g.add_argument("--dataset", choices=sorted(DATASETS), default="synth_signs", help="default: %(default)s")
-    g.add_argument("--root", help="path of the data: an .npz or a folder (gtsrb, image_folder)")
+    g.add_argument(
+        "--root",
+        help="path of the data: an .npz or a folder (gtsrb, image_folder), a CSV/Parquet "
+        "with path,label[,group] (manifest)",
+    )
+    g.add_argument(
+        "--groups",
+        default=None,
+        help="image_folder only: near-duplicate groups kept in one part of the "
+        "split: 'subfolder' (root/<class>/<group>/...) or a CSV/Parquet with path,group",
+    )
     g.add_argument(
         "--n-samples", type=int, default=12000, help="synth_signs only: images to render (default: %(default)s)"
     )
@@ -371,7 +381,13 @@ def _config_from_args(a, strategy: str, seed: int):
         kwargs["image_size"] = a.image_size
     if a.split is not None:
         kwargs["split"] = a.split
-    if a.quiet and a.dataset in ("synth_signs", "gtsrb", "image_folder"):
+    if a.groups is not None:
+        if a.dataset != "image_folder":
+            raise RarelabError(
+                "--groups applies to --dataset image_folder only (a manifest carries a group column, GTSRB its tracks)."
+            )
+        kwargs["groups"] = a.groups
+    if a.quiet and a.dataset in ("synth_signs", "gtsrb", "image_folder", "manifest"):
         kwargs["progress"] = False
     return RunConfig(
         dataset=a.dataset,

@@ -179,3 +179,30 @@ def test_real_gtsrb_official_layout_sample():
 def test_real_gtsrb_npz():
     ds = gtsrb(SHARED_DATA / "gtsrb32_small.npz", split="test")
     assert len(ds) == 2580 and ds.images.shape[1:] == (32, 32, 3)
+
+
+def test_folder_and_manifest_groups_reach_the_split(tmp_path):
+    from rarelab import rare_class_split
+    from rarelab.datasets import image_manifest
+
+    rng = np.random.default_rng(0)
+    rows = ["path,label,group"]
+    for cls, bursts in (("common", 12), ("rare", 5)):
+        for b in range(bursts):
+            folder = tmp_path / "imgs" / cls / f"burst{b}"
+            folder.mkdir(parents=True)
+            for k in range(4):
+                Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(folder / f"{k}.png")
+                rows.append(f"imgs/{cls}/burst{b}/{k}.png,{cls},{cls}-{b}")
+    ds = image_folder(tmp_path / "imgs", groups="subfolder", progress=False)
+    assert len(np.unique(ds.groups)) == 17
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    man = image_manifest(tmp_path / "labels.csv")
+    assert man.classes == ["common", "rare"] and len(np.unique(man.groups)) == 17
+    for d in (ds, man):
+        s = rare_class_split(d.targets, [d.class_to_idx["rare"]], groups=d.groups, random_state=0)
+        parts = {
+            g: {p for p in ("train", "val", "pool") if np.isin(np.flatnonzero(d.groups == g), getattr(s, p)).any()}
+            for g in np.unique(d.groups)
+        }
+        assert all(len(v) <= 1 for v in parts.values())

@@ -478,3 +478,17 @@ def test_unknown_strategy_and_missing_budget():
         get_strategy("bald")
     with pytest.raises(InvalidParameterError, match="'budget' parameter"):
         get_strategy("coreset+balancing")
+
+
+def test_singh_hold_out_never_takes_a_rare_class_only_item_and_the_autoencoder_scales():
+    from rarelab.strategies._singh import LogitAutoencoder, holdout_mask
+
+    y = np.r_[np.repeat(np.arange(5), 40), 5, 6, 6]
+    for seed in range(300):
+        hold = holdout_mask(y, 7, np.random.default_rng(seed), fraction=0.5)
+        assert not hold[y == 5].any() and not hold[y == 6].all()
+    ae = LogitAutoencoder(43)
+    assert ae.encoder[2].out_features == 42 and ae.encoder[0].out_features == 43  # not 43 -> 10 -> 9
+    z = np.random.default_rng(0).normal(size=(300, 5)) * 3
+    trained = train_autoencoder(z, epochs=20, random_state=0)
+    assert trained.converged_ and trained.loss_history_[-1] < trained.loss_history_[0]

@@ -88,6 +88,7 @@ def test_cli_and_python_rounds_on_an_unlabeled_folder(search_folders, tmp_path, 
     search = open_search(run, progress=False)  # a third round through the Python API
     assert search.round_ == 2 and search.phase_ == "train"
     search.train()
+    assert search.history_[-1]["f1_rare"] is None  # no validation labels: F1 is absent, not zero
     cand = search.propose()
     paths = [search.dataset.paths[i] for i in cand.ids]
     labels = [search.dataset.class_to_idx[name] if truth[p] == name else -1 for p in paths]
@@ -284,3 +285,34 @@ def test_a_deleted_feature_store_is_rebuilt_on_reopen(tmp_path):
     search = open_search(tmp_path / "run", progress=False)  # extracts again instead of failing on lost chunks
     search.train()
     assert search.propose() is not None
+
+
+def test_a_labeled_validation_folder_gives_rare_f1(search_folders, tmp_path):
+    import shutil
+
+    root, name, example, truth = search_folders
+    val = tmp_path / "val"  # copies: the pool keeps its files; this checks only that F1 is reported
+    picked = {name: [p for p, c in truth.items() if c == name][:3]}
+    common = sorted({c for c in truth.values() if c != name})[:2]
+    for c in common:
+        picked[c] = [p for p, t in truth.items() if t == c][:5]
+    for c, files in picked.items():
+        (val / c).mkdir(parents=True)
+        for f in files:
+            shutil.copy(f, val / c / Path(f).name)
+    search = init_search(
+        tmp_path / "run",
+        labeled=root / "labeled",
+        pool=root / "pool",
+        rare=name,
+        rare_examples=[str(example)],
+        val=val,
+        feature_store=str(root / "store"),
+        input_size=64,
+        epochs=5,
+        per_class=5,
+        progress=False,
+    )
+    assert len(search.split.val) == 13 and search.split.has_val_labels
+    search.train()
+    assert isinstance(search.history_[-1]["f1_rare"], float)  # with labels given; None without (test above)

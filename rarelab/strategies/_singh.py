@@ -26,6 +26,25 @@ def _batches(n, size, gen):
     return [order[a : a + size] for a in range(0, n, size)]
 
 
+def holdout_mask(labels, n_classes: int, rng: np.random.Generator, fraction: float = 0.1) -> np.ndarray:
+    """Items held out for early stopping: a random ``fraction``, but never all of a class's
+    items (a rare class with one training example must stay in the training part).
+
+    Examples
+    --------
+    >>> y = np.r_[np.zeros(50, int), 1]
+    >>> all(not holdout_mask(y, 2, np.random.default_rng(s))[-1] for s in range(200))
+    True
+    """
+    labels = np.asarray(labels)
+    hold = rng.random(len(labels)) < fraction
+    counts = np.bincount(labels, minlength=n_classes)
+    held = np.bincount(labels[hold], minlength=n_classes)
+    for c in np.flatnonzero((held > 0) & (held >= counts)):
+        hold[labels == c] = False
+    return hold
+
+
 def train_recalibration(
     train_x, train_y, n_classes, *, gamma=2.0, max_epochs=50, patience=3, lr=1e-3, batch_size=256, random_state=None
 ) -> nn.Linear:
@@ -35,13 +54,7 @@ def train_recalibration(
     gen = torch.Generator().manual_seed(derive_seed(rng))
     x = torch.as_tensor(train_x, dtype=torch.float32)
     y = torch.as_tensor(train_y, dtype=torch.long)
-    hold_np = rng.random(len(x)) < 0.1
-    # Never hold out a class's last training items: a rare class with one example would
-    # vanish from the recalibration layer's training set.
-    counts_all = np.bincount(np.asarray(train_y), minlength=n_classes)
-    held = np.bincount(np.asarray(train_y)[hold_np], minlength=n_classes)
-    for c in np.flatnonzero((held > 0) & (held >= counts_all)):  # all of c held out: keep c in training
-        hold_np[np.asarray(train_y) == c] = False
+    hold_np = holdout_mask(train_y, n_classes, rng)
     hold = torch.from_numpy(hold_np)
     if hold.sum() == 0 or hold.all():
         hold = torch.zeros(len(x), dtype=torch.bool)
