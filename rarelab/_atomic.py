@@ -28,22 +28,8 @@ def target_mode(path: Path) -> int:
 
 def write_atomic(path, data: bytes | str, *, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` through a temporary file, ``fsync`` and ``os.replace``."""
-    path = Path(path)
     payload = data.encode() if isinstance(data, str) else data
-    mode = target_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fchmod(fh.fileno(), mode)
-            if fsync:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_path(path, lambda tmp: Path(tmp).write_bytes(payload), fsync=fsync)
 
 
 def atomic_path(path, writer, *, fsync: bool = True) -> Path:

@@ -387,8 +387,9 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
 
     store = LabelStore(run_dir / "labels.sqlite")
     saved = store.load_split_ids()
-    if saved is not None and len(np.setdiff1d(pool, saved["pool"])):
-        store.extend_pool(np.setdiff1d(pool, saved["pool"]))  # files added to the pool since (scan_pool)
+    added = np.empty(0, np.int64) if saved is None else np.setdiff1d(pool, saved["pool"])
+    if len(added):
+        store.extend_pool(added)  # files added to the pool since (scan_pool)
     store.close()
     strategy = get_strategy(config.strategy)
     return ActiveSearch(
@@ -420,7 +421,9 @@ def _write_failed(run_dir: Path, dataset: FileDataset, failed: dict[int, str]) -
     w.writerow(["item_id", "path", "error"])
     for i, err in sorted(failed.items()):
         w.writerow([i, dataset.paths[i], err])
-    write_atomic(run_dir / "failed_files.csv", buf.getvalue())
+    path = run_dir / "failed_files.csv"
+    if not path.exists() or path.read_text() != buf.getvalue():  # every reopen would rewrite it otherwise
+        write_atomic(path, buf.getvalue())
 
 
 def scan_pool(run_dir, *, progress: bool = True) -> ActiveSearch:

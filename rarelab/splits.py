@@ -195,6 +195,8 @@ def rare_class_split(
         members: dict = {}
         for i in np.flatnonzero(mine):
             members.setdefault(groups[i], []).append(int(i))
+        # Validation and pool take only items they may come from (the other official split).
+        evaluable = {g: [i for i in items if eval_from[i]] for g, items in members.items()}
         taken, used = [], []
         for g in train_groups:
             if len(taken) >= k_train:
@@ -218,8 +220,8 @@ def rare_class_split(
             )
         k_val = min(k_val, len(rest_groups) - 1)
         # Validation: one item from each of k_val groups; the pool: the other groups' items.
-        val_items = [int(rng.choice(members[g])) if grouped else members[g][0] for g in rest_groups[:k_val]]
-        rest = np.array([i for g in rest_groups[k_val:] for i in members[g]], dtype=np.int64)
+        val_items = [int(rng.choice(evaluable[g])) if grouped else evaluable[g][0] for g in rest_groups[:k_val]]
+        rest = np.array([i for g in rest_groups[k_val:] for i in evaluable[g]], dtype=np.int64)
         if grouped:
             rest = rng.permutation(rest)  # a cap then samples many tracks, not the first one or two
         train.append(np.asarray(taken, dtype=np.int64))

@@ -139,9 +139,9 @@ class FileDataset(torch.utils.data.Dataset):
         """Features of every item, from the feature store (missing files are extracted first)."""
         from ..feature_store import MISSING, FeatureStore, StoreFeatures
 
+        if (backbone, input_size) in self._sources:  # one store (and SQLite connection) per extractor
+            return self._sources[(backbone, input_size)]
         store = FeatureStore(self.feature_store, backbone=backbone, input_size=input_size)
-        if store.key in self._sources:
-            return self._sources[store.key]
         cached = None if self.index_dir is None else self.index_dir / f"feature-index-{store.key}.npz"
         chunk = row = None
         if cached is not None and cached.exists():
@@ -167,17 +167,14 @@ class FileDataset(torch.utils.data.Dataset):
 
                 save_npz_atomic(cached, chunk=chunk, row=row, store=np.array(str(store.dir.resolve())))
         self.failed_ = np.flatnonzero(chunk < 0)
-        src = self._sources[store.key] = StoreFeatures(store, chunk, row)
+        src = self._sources[(backbone, input_size)] = StoreFeatures(store, chunk, row)
         return src
 
     def failed_items(self, *, backbone: str, input_size: int | None = None) -> dict[int, str]:
         """Items whose file could not be decoded, with the error (after features were extracted)."""
-        from ..feature_store import FeatureStore
-
         src = self.feature_source(backbone=backbone, input_size=input_size, progress=False)
         bad = np.flatnonzero(src.chunk < 0)
-        store = FeatureStore(self.feature_store, backbone=backbone, input_size=input_size)
-        errors = dict(store.failures([self.keys[i] for i in bad]))
+        errors = dict(src.store.failures([self.keys[i] for i in bad]))
         return {int(i): errors.get(self.keys[i].path, "not extracted") for i in bad}
 
     def __repr__(self) -> str:

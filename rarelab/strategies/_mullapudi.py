@@ -167,8 +167,16 @@ class Mullapudi(Strategy):
         """Auxiliary labels of ``ids`` (clusters fitted once per feature refresh, on the pool)."""
         if self.aux_ is None:
             pool_f = self._features(ctx, ctx.pool_ids)
-            self.aux_ = (np.asarray(ctx.pool_ids), auxiliary_labels(pool_f, self.n_aux, random_state=self._rng))
-            self.aux_model_ = None
+            labels = auxiliary_labels(pool_f, self.n_aux, random_state=self._rng)
+            # The clusters' means label items that have left the pool: computed here, once.
+            centers = np.stack(
+                [
+                    pool_f[labels == k].mean(0) if np.any(labels == k) else np.zeros(pool_f.shape[1])
+                    for k in range(labels.max() + 1)
+                ]
+            )
+            self.aux_ = (np.asarray(ctx.pool_ids), labels)
+            self.aux_centers_ = centers
         pool_ids, labels = self.aux_
         ids = np.asarray(ids, dtype=np.int64)
         pos = np.searchsorted(pool_ids, ids)
@@ -176,15 +184,7 @@ class Mullapudi(Strategy):
         out = np.zeros(len(ids), dtype=np.int64)
         out[inside] = labels[pos[inside]]
         if (~inside).any():  # labeled items left the pool: nearest cluster by the pool's cluster means
-            centers = np.stack(
-                [
-                    self._features(ctx, pool_ids[labels == k]).mean(0)
-                    if np.any(labels == k)
-                    else np.zeros(self._features(ctx, ids[:1]).shape[1])
-                    for k in range(labels.max() + 1)
-                ]
-            )
-            out[~inside] = np.argmax(self._features(ctx, ids[~inside]) @ centers.T, axis=1)
+            out[~inside] = np.argmax(self._features(ctx, ids[~inside]) @ self.aux_centers_.T, axis=1)
         return out
 
     def _fit_rank(self, ctx, pos_f, neg_ids, neg_f, pool_f, ranking, n_pos, n_neg):
