@@ -3,7 +3,9 @@
 from .datasets import ArrayDataset, digits, gtsrb, image_folder, load_dataset, synth_signs
 from .experiment import RunConfig, build_search, create_run, open_run
 from .labels import NOT_RARE, LabelStore
+from .learners import make_learner
 from .loop import ActiveSearch, SimulatedOracle
+from .partial_tuning import PartialFineTune
 from .splits import Split, rare_class_split, rarest_classes
 from .strategies import (
     Candidates,
@@ -30,6 +32,7 @@ __all__ = [
     "LabelStore",
     "LinearProbe",
     "MaxEntropy",
+    "PartialFineTune",
     "PoolContext",
     "RandomSampling",
     "RareSoftmax",
@@ -44,6 +47,7 @@ __all__ = [
     "gtsrb",
     "image_folder",
     "load_dataset",
+    "make_learner",
     "open_run",
     "random_scores",
     "rare_class_scores",

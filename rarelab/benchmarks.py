@@ -104,7 +104,7 @@ def bench_widgets(rows):
     cells = [
         "import json, time\nfrom rarelab import RunConfig, create_run\nfrom rarelab.widgets import CandidateGallery",
         "cfg = RunConfig(dataset_kwargs={'n_samples': 3000, 'progress': False}, rare_classes='rarest:1',\n"
-        "                per_class=200, input_size=32, epochs=3)\n"
+        "                per_class=200, input_size=32, epochs=3, learner='linear')\n"
         "s = create_run(cfg, 'run', progress=False)\ns.train(); _ = s.propose()",
     ]
     for k in (100, 200):

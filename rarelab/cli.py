@@ -14,6 +14,7 @@ import numpy as np
 
 from ._validation import RarelabError, check_int
 from .datasets import DATASETS, load_dataset
+from .learners import LEARNERS
 from .metrics import read_metrics, write_text_atomic
 from .models import BACKBONES
 from .report import format_table, gallery_html, ranking_hits, summary_table, write_report
@@ -143,15 +144,32 @@ def build_parser() -> argparse.ArgumentParser:
     g = run.add_argument_group("model")
     g.add_argument(
         "--learner",
-        choices=["linear", "finetune"],
-        default="linear",
-        help="linear: head on frozen cached features (fast on CPU); finetune: whole network, "
-        "random-crop augmentation (GPU) (default: %(default)s)",
+        choices=list(LEARNERS),
+        default="partial",
+        help="linear: head on frozen cached features (seconds per round on a CPU); partial: the "
+        "backbone's last blocks and the head on cached activations with augmented views (minutes "
+        "per round on a CPU); finetune: whole network, random-crop augmentation (GPU) (default: %(default)s)",
     )
     g.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0", help="default: %(default)s")
     g.add_argument("--input-size", type=int, default=None, help="backbone input side (default: 96 Lite0, 128 ResNet18)")
     g.add_argument("--hidden", type=int, default=0, help="linear learner: hidden units of the head, 0 = linear")
-    g.add_argument("--epochs", type=int, default=20, help="training epochs per round (default: %(default)s)")
+    g.add_argument("--normalize", action="store_true", help="linear learner: unit-length features before the head")
+    g.add_argument(
+        "--tune-blocks",
+        type=int,
+        default=5,
+        help="partial: blocks trained, counted from the end (default: %(default)s)",
+    )
+    g.add_argument(
+        "--views", type=int, default=2, help="partial: augmented views cached per image (default: %(default)s)"
+    )
+    g.add_argument("--weight-decay", type=float, default=0.0, help="training weight decay (default: %(default)s)")
+    g.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs per round (default: linear 20, partial 6, finetune 20)",
+    )
     g.add_argument("--warm-start", action="store_true", help="continue from the previous round's model")
     g.add_argument("--device", default=None, help="cpu, cuda, or auto (default: auto)")
     run.add_argument("--out", required=True, help="output folder")
@@ -240,11 +258,11 @@ def _add_search_parser(sub) -> None:
     ini.add_argument("--val", help="labeled validation set (folder or manifest): rare-class F1 is reported with it")
     ini.add_argument("--strategy", default="rare-softmax", choices=sorted(STRATEGIES), help="default: %(default)s")
     ini.add_argument("--per-class", type=int, default=50, help="candidates per rare class and round (default: 50)")
-    ini.add_argument("--learner", choices=["linear", "finetune"], default="linear", help="default: %(default)s")
+    ini.add_argument("--learner", choices=list(LEARNERS), default="linear", help="default: %(default)s")
     ini.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0", help="default: %(default)s")
     ini.add_argument("--input-size", type=int, default=None, help="backbone input side (default: 96 Lite0)")
     ini.add_argument("--image-size", type=int, default=128, help="side of thumbnails and fine-tuning inputs")
-    ini.add_argument("--epochs", type=int, default=20)
+    ini.add_argument("--epochs", type=int, default=None, help="default: the learner's")
     ini.add_argument("--seed", type=int, default=0)
     ini.add_argument(
         "--engine",
@@ -407,6 +425,10 @@ def _config_from_args(a, strategy: str, seed: int):
         backbone=a.backbone,
         input_size=a.input_size,
         hidden=a.hidden,
+        normalize=a.normalize,
+        tune_blocks=a.tune_blocks,
+        views=a.views,
+        weight_decay=a.weight_decay,
         epochs=a.epochs,
         warm_start=a.warm_start,
         device=a.device,

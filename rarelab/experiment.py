@@ -11,11 +11,11 @@ import numpy as np
 
 from ._validation import InvalidParameterError, check_int, param_error
 from .datasets import DATASETS, load_dataset
+from .learners import LEARNERS, make_learner
 from .loop import ActiveSearch, SimulatedOracle
 from .metrics import write_text_atomic
 from .splits import rare_class_split, rarest_classes
 from .strategies import NEEDS_BUDGET, STRATEGIES, get_strategy
-from .training import LEARNERS, FineTune, LinearProbe
 
 
 @dataclass
@@ -36,11 +36,15 @@ class RunConfig:
     per_class: int = 50
     rounds: int = 5  # planned rounds: sets the total budget of the balancing strategies
     seed: int = 0
-    learner: str = "linear"
+    learner: str = "partial"  # adapted features (the feature study); "linear" for frozen ones
     backbone: str = "efficientnet_lite0"
     input_size: int | None = None
-    hidden: int = 0
-    epochs: int = 20
+    hidden: int = 0  # linear: hidden units of the head
+    normalize: bool = False  # linear: unit-length features before the head
+    tune_blocks: int = 5  # partial: blocks trained, counted from the end
+    views: int = 2  # partial: augmented views cached per image
+    weight_decay: float = 0.0
+    epochs: int | None = None  # None: the learner's default (linear 20, partial 6, finetune 20)
     warm_start: bool = False
     device: str | None = None
 
@@ -52,8 +56,11 @@ class RunConfig:
             raise param_error(owner, "strategy", f"one of {sorted(STRATEGIES)}", self.strategy)
         if self.learner not in LEARNERS:
             raise param_error(owner, "learner", f"one of {sorted(LEARNERS)}", self.learner)
-        for name in ("per_class", "epochs", "n_train", "pool_cap", "rounds"):
+        for name in ("per_class", "n_train", "pool_cap", "rounds", "tune_blocks"):
             check_int(owner, name, getattr(self, name), low=1)
+        if self.epochs is not None:
+            check_int(owner, "epochs", self.epochs, low=1)
+        check_int(owner, "views", self.views, low=0)
         check_int(owner, "seed", self.seed, low=0)
         return self
 
@@ -136,17 +143,22 @@ def build_search(config: RunConfig, *, run_dir=None, dataset=None, progress: boo
         rare_train_from=train_from,
         random_state=split_seed,
     )
-    common = dict(
+    learner = make_learner(
+        config.learner,
         dataset=dataset,
         backbone=config.backbone,
         input_size=config.input_size,
+        hidden=config.hidden,
+        normalize=config.normalize,
+        tune_blocks=config.tune_blocks,
+        views=config.views,
+        weight_decay=config.weight_decay,
         epochs=config.epochs,
         warm_start=config.warm_start,
         device=config.device,
         random_state=learner_seed,
         progress=progress,
     )
-    learner = LinearProbe(hidden=config.hidden, **common) if config.learner == "linear" else FineTune(**common)
     budget = config.rounds * config.per_class * len(rare) if config.strategy in NEEDS_BUDGET else None
     return ActiveSearch(
         dataset=dataset,

@@ -29,11 +29,12 @@ from .experiment import read_config, resolve_classes
 from .feature_store import ENGINES
 from .images import FileKey, image_sources, is_image, read_manifest
 from .labels import NOT_RARE
+from .learners import LEARNERS, make_learner
 from .loop import ActiveSearch
 from .models import BACKBONES
 from .splits import Split
 from .strategies import STRATEGIES, get_strategy
-from .training import LEARNERS, FineTune, LinearProbe
+from .training import LinearProbe
 
 NOT_LABELS = ("not", "not rare", "not_rare", "-1")
 KIND = "search"
@@ -54,7 +55,7 @@ class SearchConfig:
     backbone: str = "efficientnet_lite0"
     input_size: int | None = None
     image_size: int = 128
-    epochs: int = 20
+    epochs: int | None = None  # None: the learner's default
     seed: int = 0
     engine: str = "local"
     num_workers: int | None = None
@@ -73,8 +74,9 @@ class SearchConfig:
             raise param_error(owner, "backbone", f"one of {BACKBONES}", self.backbone)
         if self.engine not in ENGINES:
             raise param_error(owner, "engine", f"one of {ENGINES}", self.engine)
-        for name in ("per_class", "epochs"):
-            check_int(owner, name, getattr(self, name), low=1)
+        check_int(owner, "per_class", self.per_class, low=1)
+        if self.epochs is not None:
+            check_int(owner, "epochs", self.epochs, low=1)
         check_int(owner, "image_size", self.image_size, low=32, high=1024)
         check_int(owner, "seed", self.seed, low=0)
         if not self.rare:
@@ -357,7 +359,8 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
         ray_address=config.ray_address,
         index_dir=run_dir,
     )
-    common = dict(
+    learner = make_learner(
+        config.learner,
         dataset=dataset,
         backbone=config.backbone,
         input_size=config.input_size,
@@ -366,7 +369,6 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveSearch:
         random_state=config.seed,
         progress=progress,
     )
-    learner = LinearProbe(**common) if config.learner == "linear" else FineTune(**common)
     failed = _failed_items(dataset, config, progress=progress)
     _write_failed(run_dir, dataset, failed)
     ok = np.ones(len(keys), bool)

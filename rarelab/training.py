@@ -132,6 +132,11 @@ class LinearProbe(_Base):
         0 trains a linear head (the paper's Eq. 1 on frozen features); > 0 adds a hidden
         ReLU layer of that width, whose activations ``embed`` then returns.
     epochs, lr, batch_size : training as in the paper (Adam, 1e-3, 256).
+    weight_decay : float
+        Adam's L2 penalty.
+    normalize : bool
+        Scale every feature vector to unit length before the head (the head then sees
+        directions only, as a cosine classifier would).
     warm_start : bool
         Continue from the previous round's head instead of a fresh one.
     device : None, "auto", "cpu" or "cuda"
@@ -146,6 +151,7 @@ class LinearProbe(_Base):
         backbone: str = "efficientnet_lite0",
         input_size: int | None = None,
         hidden: int = 0,
+        normalize: bool = False,
         epochs: int = 20,
         lr: float = 1e-3,
         batch_size: int = 256,
@@ -160,6 +166,7 @@ class LinearProbe(_Base):
         self.backbone = backbone
         self.input_size = input_size
         self.hidden = hidden
+        self.normalize = normalize
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -214,7 +221,7 @@ class LinearProbe(_Base):
             self.model_ = self._new_head(feats.shape[1], gen, n_outputs)
         self.n_outputs_ = n_outputs
         model = self.model_.to(self.device_).train()
-        x_all = torch.from_numpy(feats.take(ids)).to(self.device_)
+        x_all = self._prepare(feats.take(ids)).to(self.device_)
         y_all = torch.from_numpy(labels).to(self.device_)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.loss_history_ = []
@@ -251,14 +258,18 @@ class LinearProbe(_Base):
             out[pos] = self._proba_of_features(x)
         return out
 
+    def _prepare(self, x: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(x)
+        return nn.functional.normalize(x, dim=1) if self.normalize else x
+
     @torch.inference_mode()
     def _proba_of_features(self, x: np.ndarray) -> np.ndarray:
-        return self._real_softmax(self.model_(torch.from_numpy(x).to(self.device_)))
+        return self._real_softmax(self.model_(self._prepare(x).to(self.device_)))
 
     @torch.inference_mode()
     def embed(self, ids) -> np.ndarray:
         """Penultimate features of ``ids``: the backbone's, or the hidden layer's when ``hidden > 0``."""
-        x = torch.from_numpy(self._features().take(ids))
+        x = self._prepare(self._features().take(ids))
         if self.hidden:
             self._check_fitted()
             x = self.model_[1](self.model_[0](x.to(self.device_))).cpu()
@@ -284,6 +295,7 @@ class LinearProbe(_Base):
                 "backbone": self.backbone,
                 "input_size": self.input_size,
                 "hidden": self.hidden,
+                "normalize": self.normalize,
                 "n_classes": self.n_classes,
                 "dim": self._features().shape[1],
                 "n_outputs": self.n_outputs_,
@@ -294,6 +306,10 @@ class LinearProbe(_Base):
     def load(self, path):
         """Restore a head written by :meth:`save`; returns ``self``."""
         saved = _load_state(path, self, kind="linear")
+        if bool(saved.get("normalize", False)) != bool(self.normalize):
+            raise param_error(
+                "LinearProbe.load", "path", f"a head trained with normalize={self.normalize}", saved.get("normalize")
+            )
         self.n_outputs_ = int(saved.get("n_outputs", self.n_classes))
         self.model_ = self._new_head(saved["dim"], torch.Generator().manual_seed(0), self.n_outputs_)
         self.model_.load_state_dict(saved["state"])
@@ -469,6 +485,3 @@ class FineTune(_Base):
     def embed(self, ids) -> np.ndarray:
         """Penultimate features of the items ``ids``."""
         return self._forward(ids, "embed")
-
-
-LEARNERS = {"linear": LinearProbe, "finetune": FineTune}

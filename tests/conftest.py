@@ -22,6 +22,7 @@ def tiny_config():
             dataset="synth_signs",
             dataset_kwargs={"n_samples": 1500, "min_per_class": 10, "progress": False},
             rare_classes="rarest:3",
+            learner="linear",  # seconds per round; the partial learner has its own tests
             per_class=3,
             input_size=32,
             epochs=3,

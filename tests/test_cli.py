@@ -5,6 +5,8 @@ import pytest
 from rarelab.cli import build_parser, main
 
 TINY = [
+    "--learner",
+    "linear",
     "--dataset",
     "synth_signs",
     "--n-samples",

@@ -206,3 +206,16 @@ def test_folder_and_manifest_groups_reach_the_split(tmp_path):
             for g in np.unique(d.groups)
         }
         assert all(len(v) <= 1 for v in parts.values())
+
+
+def test_gtsrb_templates_cover_the_classes_the_renderer_draws(tmp_path):
+    ds = gtsrb(_fake_gtsrb_npz(tmp_path / "g.npz"), split="all")
+    drawable = [GTSRB_CLASSES.index(n) for n in ("speed limit 20", "keep left", "bicycles crossing")]
+    ext, ids = ds.with_templates(drawable)
+    assert len(ext) == len(ds) + 3 and list(ext.targets[-3:]) == drawable
+    # A clean render: the speed-limit template has the red ring, white inside and black digits.
+    t = ext.images[ids[drawable[0]]]
+    assert t[16, 1, 0] > 150 and t[16, 1, 1] < 100 and t[8, 16].min() > 200 and t[16, 12:20].min() < 90
+    assert list(ext.official_split[-3:]) == ["template"] * 3
+    with pytest.raises(InvalidParameterError, match="road narrows"):
+        ds.with_templates([GTSRB_CLASSES.index("road narrows on the right")])

@@ -11,7 +11,7 @@ from .browser import require_browser
 CELLS = [
     "from rarelab import RunConfig, create_run\nfrom rarelab.widgets import CandidateGallery",
     "cfg = RunConfig(dataset_kwargs={'n_samples': 1500, 'min_per_class': 10, 'progress': False},\n"
-    "                rare_classes='rarest:3', per_class=3, input_size=32, epochs=3)\n"
+    "                rare_classes='rarest:3', per_class=3, input_size=32, epochs=3, learner='linear')\n"
     "s = create_run(cfg, 'run', progress=False)\ns.train(); cand = s.propose()",
     "g = CandidateGallery(s, shortcuts={'1': 0})\ng",
     "print(json.dumps(g.labels))",

@@ -146,3 +146,15 @@ def test_bigger_lite_backbones_load_their_imagenet_weights_offline(name):
         assert model.embed(model.preprocess(x)).shape == (2, 1280) and model(model.preprocess(x)).shape == (2, 5)
     fresh = build_model(name, 5, weights=None)
     assert not torch.equal(next(model.features.parameters()), next(fresh.features.parameters()))
+
+
+def test_normalized_features_reach_the_head_at_unit_length(tiny_signs, tmp_path):
+    learner = _probe(tiny_signs, normalize=True).fit(np.arange(300), tiny_signs.targets[:300])
+    assert np.allclose(np.linalg.norm(learner.embed([0, 1, 2]), axis=1), 1, atol=1e-5)
+    plain = _probe(tiny_signs).fit(np.arange(300), tiny_signs.targets[:300])
+    assert not np.allclose(learner.predict_proba([400]), plain.predict_proba([400]))
+    learner.save(tmp_path / "head.pt")
+    same = _probe(tiny_signs, normalize=True).load(tmp_path / "head.pt")
+    assert np.array_equal(same.predict_proba([400, 401]), learner.predict_proba([400, 401]))
+    with pytest.raises(InvalidParameterError, match="normalize"):
+        _probe(tiny_signs).load(tmp_path / "head.pt")

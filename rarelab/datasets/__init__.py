@@ -4,7 +4,7 @@ from ._base import ArrayDataset
 from .demo_folders import DemoFolders, write_demo_folders
 from .digits import digits
 from .files import FileDataset, GroundTruthUnavailable
-from .gtsrb import GTSRB_CLASSES, gtsrb
+from .gtsrb import GTSRB_CLASSES, gtsrb, gtsrb_templates
 from .image_folder import image_folder, image_manifest
 from .synth_signs import synth_signs
 
@@ -46,6 +46,7 @@ __all__ = [
     "GTSRB_CLASSES",
     "digits",
     "gtsrb",
+    "gtsrb_templates",
     "image_folder",
     "image_manifest",
     "load_dataset",

@@ -29,6 +29,8 @@ class ArrayDataset(torch.utils.data.Dataset):
     transform, target_transform : callable, optional
     templates : ndarray of shape (n_classes, height, width, 3), optional
         One clean frontal render per class (synthetic start), where the dataset has them.
+    template_classes : sequence of int, optional
+        The classes whose template is a real render (default: every class).
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         transform: Callable | None = None,
         target_transform: Callable | None = None,
         templates: np.ndarray | None = None,
+        template_classes: Sequence[int] | None = None,
         groups=None,
     ):
         images = np.asarray(images)
@@ -75,6 +78,11 @@ class ArrayDataset(torch.utils.data.Dataset):
         self.transform = transform
         self.target_transform = target_transform
         self.templates = templates
+        self.template_classes = (
+            None
+            if templates is None
+            else sorted(range(len(templates)) if template_classes is None else template_classes)
+        )
         if groups is not None:
             groups = np.asarray(groups)
             if groups.shape != (len(images),):
@@ -151,6 +159,16 @@ class ArrayDataset(torch.utils.data.Dataset):
                 "Only synth_signs ships class templates.",
             )
         classes = [int(c) for c in classes]
+        missing = [self.classes[c] for c in classes if c not in self.template_classes]
+        if missing:
+            drawable = [self.classes[c] for c in self.template_classes]
+            raise param_error(
+                type(self).__name__,
+                "synthetic_start",
+                "rare classes that have a template",
+                missing,
+                f"Templates exist for: {drawable}.",
+            )
         extra = self.templates[classes]
         if extra.shape[1:] != self.images.shape[1:]:
             extra = np.stack(
@@ -168,8 +186,12 @@ class ArrayDataset(torch.utils.data.Dataset):
             transform=self.transform,
             target_transform=self.target_transform,
             templates=self.templates,
+            template_classes=self.template_classes,
             groups=groups,
         )
+        official = getattr(self, "official_split", None)
+        if official is not None:  # a template belongs to no official split
+            ds.official_split = np.concatenate([official, np.full(len(classes), "template")])
         ids = {c: len(self) + i for i, c in enumerate(classes)}
         return ds, ids
 

@@ -58,6 +58,54 @@ GTSRB_CLASSES = [
     "end of no passing for trucks",
 ]
 
+# The classes synth_signs' renderer draws faithfully (shape, colours and pictogram), for the
+# paper's synthetic start on real signs: (shape, border, fill, glyph, glyph colour).
+_RED, _WHITE, _BLACK, _BLUE, _GREY, _YELLOW = (
+    (200, 20, 30),
+    (245, 245, 240),
+    (20, 20, 20),
+    (20, 70, 170),
+    (120, 120, 120),
+    (245, 190, 20),
+)
+TEMPLATE_SPECS = {
+    **{
+        GTSRB_CLASSES.index(f"speed limit {v}"): ("circle", _RED, _WHITE, str(v), _BLACK)
+        for v in (20, 30, 50, 60, 70, 80, 100, 120)
+    },
+    GTSRB_CLASSES.index("end of speed limit 80"): ("circle", _GREY, _WHITE, "80/", _GREY),
+    GTSRB_CLASSES.index("no passing"): ("circle", _RED, _WHITE, "car2", _BLACK),
+    GTSRB_CLASSES.index("priority road"): ("diamond", _WHITE, _YELLOW, "", _BLACK),
+    GTSRB_CLASSES.index("yield"): ("inverted triangle", _RED, _WHITE, "", _BLACK),
+    GTSRB_CLASSES.index("stop"): ("octagon", _WHITE, _RED, "STOP", _WHITE),
+    GTSRB_CLASSES.index("no vehicles"): ("circle", _RED, _WHITE, "", _BLACK),
+    GTSRB_CLASSES.index("no entry"): ("circle", _RED, _RED, "bar", _WHITE),
+    GTSRB_CLASSES.index("general caution"): ("triangle", _RED, _WHITE, "!", _BLACK),
+    GTSRB_CLASSES.index("traffic signals"): ("triangle", _RED, _WHITE, "lights", _BLACK),
+    GTSRB_CLASSES.index("pedestrians"): ("triangle", _RED, _WHITE, "person", _BLACK),
+    GTSRB_CLASSES.index("bicycles crossing"): ("triangle", _RED, _WHITE, "bicycle", _BLACK),
+    GTSRB_CLASSES.index("beware of ice/snow"): ("triangle", _RED, _WHITE, "*", _BLACK),
+    GTSRB_CLASSES.index("end of all speed and passing limits"): ("circle", _GREY, _WHITE, "slash", _GREY),
+    GTSRB_CLASSES.index("turn right ahead"): ("circle", _BLUE, _BLUE, "right", _WHITE),
+    GTSRB_CLASSES.index("turn left ahead"): ("circle", _BLUE, _BLUE, "left", _WHITE),
+    GTSRB_CLASSES.index("ahead only"): ("circle", _BLUE, _BLUE, "up", _WHITE),
+    GTSRB_CLASSES.index("keep right"): ("circle", _BLUE, _BLUE, "downright", _WHITE),
+    GTSRB_CLASSES.index("keep left"): ("circle", _BLUE, _BLUE, "downleft", _WHITE),
+    GTSRB_CLASSES.index("roundabout mandatory"): ("circle", _BLUE, _BLUE, "ring", _WHITE),
+}
+
+
+def gtsrb_templates(size: int) -> np.ndarray:
+    """A clean render of every GTSRB class in :data:`TEMPLATE_SPECS`, uint8 (43, size, size, 3);
+    classes the renderer cannot draw stay white."""
+    from .synth_signs import render_sign, template_array
+
+    out = np.full((len(GTSRB_CLASSES), size, size, 3), 255, np.uint8)
+    for c, spec in TEMPLATE_SPECS.items():
+        out[c] = template_array(render_sign(*spec), size)
+    return out
+
+
 _OFFLINE_HELP = (
     "Download GTSRB yourself and pass its folder (the one holding 'GTSRB/Final_Training') "
     "or an .npz with arrays Xtr, ytr, Xte, yte as root; or, where the network allows, use "
@@ -113,7 +161,17 @@ def gtsrb(
         images = np.stack(
             [np.asarray(Image.fromarray(im).resize((image_size, image_size), Image.BILINEAR)) for im in images]
         )
-    ds = ArrayDataset(images, targets, GTSRB_CLASSES, name=f"gtsrb-{split}", transform=transform, groups=groups)
+    ds = ArrayDataset(
+        images,
+        targets,
+        GTSRB_CLASSES,
+        name=f"gtsrb-{split}",
+        transform=transform,
+        groups=groups,
+        # The synthetic start (Fig. 4b,d of the paper) for the classes the renderer draws.
+        templates=gtsrb_templates(images.shape[1]),
+        template_classes=sorted(TEMPLATE_SPECS),
+    )
     ds.official_split = parts  # "train"/"test" per item: the official test split can serve as pool
     return ds
 

@@ -166,7 +166,13 @@ def _glyph(d: ImageDraw.ImageDraw, glyph: str, c: float, r: float, col) -> None:
 
 def render_template(class_id: int, size: int = _HI) -> Image.Image:
     """The clean frontal RGBA render of one class (the paper's Fig. 3a synthetic sample)."""
-    _, shape, border, fill, glyph, gcol = _SPECS[class_id]
+    return render_sign(*_SPECS[class_id][1:], size=size)
+
+
+def render_sign(shape: str, border, fill, glyph: str, glyph_colour, *, size: int = _HI) -> Image.Image:
+    """A clean frontal RGBA render of a sign: ``shape`` (circle, triangle, inverted triangle,
+    octagon, diamond, square) with ``border`` and ``fill`` colours and a ``glyph``."""
+    gcol = glyph_colour
     img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
     c, r = size / 2, size * 0.46
@@ -269,12 +275,7 @@ def synth_signs(
         raise param_error(owner, "zipf_a", "a float in [0, 3]", zipf_a)
     random_state = check_int(owner, "random_state", random_state, low=0)
 
-    templates = np.stack(
-        [
-            np.asarray(_composite_on(render_template(k), WHITE).resize((image_size, image_size), Image.LANCZOS))
-            for k in range(len(CLASSES))
-        ]
-    )
+    templates = np.stack([template_array(render_template(k), image_size) for k in range(len(CLASSES))])
     key = f"v1-n{n_samples}-s{image_size}-a{zipf_a}-m{min_per_class}-r{random_state}"
     path = cache_dir("synth_signs") / f"{key}.npz"
     if cache and path.exists():
@@ -295,6 +296,11 @@ def synth_signs(
     return ArrayDataset(
         images, targets, CLASSES, name=f"synth_signs-{image_size}px", transform=transform, templates=templates
     )
+
+
+def template_array(img: Image.Image, size: int) -> np.ndarray:
+    """A template render on white, at ``size`` pixels, as uint8 HWC."""
+    return np.asarray(_composite_on(img, WHITE).resize((size, size), Image.LANCZOS))
 
 
 def _composite_on(img: Image.Image, colour) -> Image.Image:
