@@ -27,8 +27,8 @@ $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # Rendered signs: frozen features already give the paper's effect (the linear learner),
-# in seconds per round; real signs need --learner partial (rarelab run's default), which
-# would take about 40 s per round here, 9 runs x 6 rounds: far past the 5 minutes.
+# in seconds per round. Real signs need --learner partial (rarelab run's default): minutes
+# per round (195 s on GTSRB's training set), 9 runs x 6 rounds would be far past 5 minutes.
 demo: $(VENV)/.installed
 	$(BIN)/rarelab run --dataset synth_signs --rare-classes rarest:8 --learner linear \
 		--strategies rare-softmax,entropy,random --rounds 5 --per-class 50 --seeds 3 --out runs/demo

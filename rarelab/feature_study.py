@@ -133,7 +133,8 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
                 " / ".join(f"{r[k]:.1f}" for k in ("rare_softmax_r1", "entropy_r1", "random_r1")),
                 f"{r['found_after_2']:.0%}",
                 "n/a" if r["f1_after_3"] is None else f"{r['f1_after_3']:.3f}",
-                f"{_fmt_time(r['caching_s'])}, {_fmt_time(r['round_s'])}",
+                # A row that found its cache filled by an earlier one did no caching of its own.
+                f"{'reused' if r['caching_s'] < 5 else _fmt_time(r['caching_s'])}, {_fmt_time(r['round_s'])}",
                 r["command"],
             ]
         )
