@@ -321,8 +321,9 @@ class LinearProbe(_Base):
 class FineTune(_Base):
     """The whole network trained end to end, with random-crop augmentation (paper, Sec. III-B).
 
-    Parameters are those of :class:`LinearProbe`, plus ``weights`` (``"DEFAULT"`` for
-    ImageNet, ``None`` for scratch) and ``crop_padding`` (pixels of the random crop).
+    Parameters are those of :class:`LinearProbe` except ``hidden`` and ``normalize``, plus
+    ``weights`` (``"DEFAULT"`` for ImageNet, ``None`` for scratch) and ``crop_padding``
+    (pixels of the random crop).
     On CUDA it trains with mixed precision and channels_last.
     """
 
@@ -336,6 +337,7 @@ class FineTune(_Base):
         epochs: int = 20,
         lr: float = 1e-3,
         batch_size: int = 256,
+        weight_decay: float = 0.0,
         crop_padding: int = 4,
         warm_start: bool = False,
         device=None,
@@ -350,6 +352,7 @@ class FineTune(_Base):
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.weight_decay = weight_decay
         self.crop_padding = crop_padding
         self.warm_start = warm_start
         self.device = device
@@ -394,7 +397,7 @@ class FineTune(_Base):
         # The training set is small next to the pool: decode it once per fit (files) or view it (arrays).
         images = torch.from_numpy(self.dataset.load_images(ids, self.dataset.image_size))
         y_all = torch.from_numpy(labels)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=cuda)
         self.loss_history_ = []
         bar = tqdm(

@@ -175,3 +175,8 @@ def test_partial_learner_on_image_files(tmp_path):
     key = learner.cache_.dir.name
     (tmp_path / "red" / "0.png").write_bytes((tmp_path / "red" / "1.png").read_bytes() + b"\0")
     assert _partial(image_folder(tmp_path, image_size=32, progress=False)).cache_.dir.name != key
+
+
+def test_every_learner_takes_weight_decay(tiny_signs):
+    for name in ("linear", "partial", "finetune"):
+        assert make_learner(name, dataset=tiny_signs, weight_decay=0.01).weight_decay == 0.01
