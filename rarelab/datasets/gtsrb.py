@@ -138,6 +138,13 @@ def gtsrb(
     download : bool
         Use ``torchvision.datasets.GTSRB(download=True)``; needs network access.
 
+    Returns
+    -------
+    ArrayDataset
+        With ``groups`` (the 30-frame tracks, where known), ``official_split`` and
+        ``templates``: clean renders of the 27 classes the ``synth_signs`` renderer draws
+        (``template_classes``), for the synthetic start.
+
     Examples
     --------
     >>> ds = gtsrb("GTSRB.npz")  # doctest: +SKIP
