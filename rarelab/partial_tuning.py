@@ -255,6 +255,9 @@ class PartialFineTune(_Base):
     """The last ``tune_blocks`` blocks of an ImageNet backbone plus a linear head, trained
     with plain cross-entropy on cached trunk activations; the CPU way to adapt features.
 
+    The activations live in an ``ActivationCache`` (``cache_``); ``split_backbone``
+    and ``augment_view`` in :mod:`rarelab.partial_tuning` are the pieces it is made of.
+
     Parameters
     ----------
     dataset : ArrayDataset or FileDataset
