@@ -52,9 +52,10 @@ def test_augmented_views_shift_and_brighten_but_keep_the_image():
     assert a.shape == images.shape and a.dtype == np.uint8
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert not np.array_equal(a, images)
-    # No shift and no jitter gives the image back.
-    same = augment_view(images, torch.Generator().manual_seed(1), shift=0.0, brightness=0.0)
-    assert np.abs(same.astype(int) - images).max() <= 1 or not np.array_equal(same, images)
+    # Without brightness jitter a view only moves pixels: every value comes from its own image.
+    moved = augment_view(images, torch.Generator().manual_seed(1), brightness=0.0)
+    for view, image in zip(moved, images):
+        assert set(map(tuple, view.reshape(-1, 3))) <= set(map(tuple, image.reshape(-1, 3)))
 
 
 def test_partial_learner_contract(tiny_signs):
