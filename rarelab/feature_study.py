@@ -18,6 +18,7 @@ import csv
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +91,7 @@ def study(config: RunConfig, seeds, *, dataset=None, progress=True) -> dict:
     dataset = dataset or load_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
     rows = []
     for seed in seeds:
-        config.seed = seed
-        rows.append(study_seed(config, dataset))
+        rows.append(study_seed(replace(config, seed=seed), dataset))
         if progress:
             print(f"seed {seed}: {rows[-1]}", file=sys.stderr, flush=True)
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "caching_s"}

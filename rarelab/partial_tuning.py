@@ -80,12 +80,6 @@ class _ResNetTail(nn.Module):
         return torch.flatten(nn.functional.adaptive_avg_pool2d(self.blocks(x), 1), 1)
 
 
-def n_blocks(backbone: str) -> int:
-    """How many blocks ``backbone`` has that partial fine-tuning can train."""
-    model = build_model(backbone, 1, weights=None)
-    return len(_blocks_of(model))
-
-
 def _blocks_of(model: Classifier) -> list[nn.Module]:
     if model.name.startswith("efficientnet_lite"):
         return list(model.features.net._blocks)
