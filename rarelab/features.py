@@ -55,17 +55,31 @@ def cached_features(
     progress: bool = True,
     cache: bool = True,
 ) -> np.ndarray:
-    """Frozen ImageNet features of every item of ``dataset``; read from the cache when present."""
+    """Frozen ImageNet features of every item of ``dataset``; read from the cache when present.
+
+    A dataset that ``extends`` another (templates appended for a synthetic start) reads
+    the other's cached features for its first items and embeds only the appended ones.
+    """
     size = input_size or DEFAULT_INPUT_SIZE.get(backbone, 0)
-    key = f"{dataset.fingerprint}-{backbone}-{size}px"
-    path = cache_dir("features") / f"{key}.npz"
+    fingerprint, n_cached = getattr(dataset, "extends", None) or (dataset.fingerprint, len(dataset))
+    path = cache_dir("features") / f"{fingerprint}-{backbone}-{size}px.npz"
+    model = None
     if cache and path.exists():  # no model to build: the weights are only loaded on a miss
         with np.load(path) as f:
-            return f["features"].astype(np.float32)
-    model = build_model(backbone, len(dataset.classes), weights="DEFAULT", input_size=input_size)
-    feats = embed_images(
-        model, dataset.images, device=device, progress=progress, desc=f"{backbone} features at {model.input_size}px"
-    )
-    if cache:
-        save_npz_atomic(path, features=feats.astype(np.float16))
-    return feats.astype(np.float16).astype(np.float32)  # same values whether cached or not
+            feats = f["features"]
+    else:
+        model = build_model(backbone, len(dataset.classes), weights="DEFAULT", input_size=input_size)
+        feats = embed_images(
+            model,
+            dataset.images[:n_cached],
+            device=device,
+            progress=progress,
+            desc=f"{backbone} features at {model.input_size}px",
+        ).astype(np.float16)
+        if cache:
+            save_npz_atomic(path, features=feats)
+    if n_cached < len(dataset):
+        model = model or build_model(backbone, len(dataset.classes), weights="DEFAULT", input_size=input_size)
+        extra = embed_images(model, dataset.images[n_cached:], device=device, progress=False)
+        feats = np.concatenate([feats, extra.astype(np.float16)])
+    return feats.astype(np.float32)  # through float16 either way: the same values cached or not

@@ -139,15 +139,43 @@ def augment_view(
 # The activation cache
 
 
-def _dataset_key(dataset) -> str:
+def _dataset_key(dataset) -> tuple[str, int]:
+    """The cache key of ``dataset`` and how many of its items the cache holds."""
+    extends = getattr(dataset, "extends", None)
+    if extends is not None:  # appended items (templates) are computed, the rest shared
+        return extends
     fingerprint = getattr(dataset, "fingerprint", None)
     if fingerprint is not None:
-        return fingerprint
+        return fingerprint, len(dataset)
     # Image folders: the files themselves (path, size, mtime) key the cache.
     h = hashlib.sha1()
     for k in dataset.keys:
         h.update(f"{k.path}\0{k.size}\0{k.mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:16], len(dataset)
+
+
+class _StackedRows:
+    """A memory-mapped array followed by a few rows in memory, indexed like one array."""
+
+    def __init__(self, cached: np.ndarray, extra: np.ndarray):
+        self.cached, self.extra = cached, extra
+        self.shape = (len(cached) + len(extra), *cached.shape[1:])
+        self.dtype = cached.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), *self.shape[1:]), self.dtype)
+        inside = ids < len(self.cached)
+        out[inside] = self.cached[ids[inside]]
+        out[~inside] = self.extra[ids[~inside] - len(self.cached)]
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[np.arange(len(self))]
+        return out if dtype is None else out.astype(dtype)
 
 
 class ActivationCache:
@@ -157,7 +185,9 @@ class ActivationCache:
     One ``float16`` ``.npy`` per view under ``$RARELAB_CACHE_DIR/activations``, read through
     a memory map. Filling is resumable: rows are written in blocks and a progress file
     records the blocks that reached the disk, so a killed extraction redoes at most one.
-    One process fills a cache at a time.
+    One process fills a cache at a time. A dataset that ``extends`` another (templates
+    appended for a synthetic start) shares the other's cache; its appended items are
+    computed in memory.
     """
 
     def __init__(
@@ -179,8 +209,9 @@ class ActivationCache:
         self.block = block
         self.device = device
         self.progress = progress
+        fingerprint, self.n_cached = _dataset_key(dataset)
         # The views are drawn block by block: the block size is part of what they are.
-        key = f"{_dataset_key(dataset)}-{backbone}-{self.input_size}px-tune{tune_blocks}-block{block}"
+        key = f"{fingerprint}-{backbone}-{self.input_size}px-tune{tune_blocks}-block{block}"
         self.dir = Path(root) if root is not None else cache_dir("activations", key)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._maps: dict[int, np.ndarray] = {}
@@ -189,20 +220,37 @@ class ActivationCache:
         """Activations of view ``v`` for every item, shape (n, C, H, W), memory-mapped."""
         if v not in self._maps:
             self._fill(v)
-            self._maps[v] = np.load(self.dir / f"view{v}.npy", mmap_mode="r")
+            rows = np.load(self.dir / f"view{v}.npy", mmap_mode="r")
+            if self.n_cached < len(self.dataset):
+                ids = np.arange(self.n_cached, len(self.dataset))
+                rows = _StackedRows(rows, self._activations(ids, v, seed_offset=self.n_cached))
+            self._maps[v] = rows
         return self._maps[v]
+
+    def _trunk(self):
+        if not hasattr(self, "_trunk_"):
+            model = build_model(self.backbone, 1, weights="DEFAULT", input_size=self.input_size)
+            trunk, _ = split_backbone(model, self.tune_blocks)
+            self._trunk_ = (model.preprocess, trunk.to(choose_device(self.device)).eval())
+        return self._trunk_
+
+    @torch.inference_mode()
+    def _activations(self, ids: np.ndarray, v: int, seed_offset: int) -> np.ndarray:
+        preprocess, trunk = self._trunk()
+        images = self.dataset.load_images(ids, self.dataset.image_size)
+        if v > 0:  # the view depends on the item's block and the view index only
+            images = augment_view(images, torch.Generator().manual_seed(v * 1_000_003 + seed_offset))
+        dev = next(trunk.parameters()).device
+        return trunk(preprocess(torch.from_numpy(images)).to(dev)).half().cpu().numpy()
 
     def _fill(self, v: int) -> None:
         path, done_path = self.dir / f"view{v}.npy", self.dir / f"view{v}.progress.json"
         if path.exists() and not done_path.exists():
             return  # complete
-        n = len(self.dataset)
-        model = build_model(self.backbone, 1, weights="DEFAULT", input_size=self.input_size)
-        trunk, _ = split_backbone(model, self.tune_blocks)
-        dev = choose_device(self.device)
-        trunk = trunk.to(dev).eval()
+        n = self.n_cached
+        preprocess, trunk = self._trunk()
         with torch.inference_mode():
-            probe = trunk(model.preprocess(torch.zeros(1, 8, 8, 3, dtype=torch.uint8)).to(dev))
+            probe = trunk(preprocess(torch.zeros(1, 8, 8, 3, dtype=torch.uint8)).to(next(trunk.parameters()).device))
         shape = (n, *probe.shape[1:])
         done = 0
         if done_path.exists() and path.exists():
@@ -225,17 +273,12 @@ class ActivationCache:
             disable=not self.progress,
             mininterval=1.0,
         )
-        with torch.inference_mode():
-            for start in range(done, n, self.block):
-                ids = np.arange(start, min(start + self.block, n))
-                images = self.dataset.load_images(ids, self.dataset.image_size)
-                if v > 0:  # the view depends on the item's block and the view index only
-                    images = augment_view(images, torch.Generator().manual_seed(v * 1_000_003 + start))
-                x = model.preprocess(torch.from_numpy(images)).to(dev)
-                out[ids] = trunk(x).half().cpu().numpy()
-                out.flush()
-                write_atomic(done_path, json.dumps({"rows": int(ids[-1] + 1), "shape": list(shape)}), fsync=False)
-                bar.update(len(ids))
+        for start in range(done, n, self.block):
+            ids = np.arange(start, min(start + self.block, n))
+            out[ids] = self._activations(ids, v, seed_offset=start)
+            out.flush()
+            write_atomic(done_path, json.dumps({"rows": int(ids[-1] + 1), "shape": list(shape)}), fsync=False)
+            bar.update(len(ids))
         bar.close()
         del out
         done_path.unlink()

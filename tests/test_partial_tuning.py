@@ -126,6 +126,30 @@ def test_activation_cache_resumes_after_a_kill(tiny_signs, tmp_path, monkeypatch
     assert not (tmp_path / "part" / "view1.progress.json").exists()
 
 
+def test_templates_share_their_datasets_activation_cache(tiny_signs, tmp_path, monkeypatch):
+    from rarelab.datasets import ArrayDataset
+
+    monkeypatch.setenv("RARELAB_CACHE_DIR", str(tmp_path))
+    kw = dict(backbone="efficientnet_lite0", input_size=32, tune_blocks=1, block=512, progress=False)
+    base = ActivationCache(tiny_signs, **kw)
+    grown_ds, ids = tiny_signs.with_templates([4, 7])
+    grown = ActivationCache(grown_ds, **kw)
+    assert grown.dir == base.dir  # a synthetic start caches nothing again
+    old = np.arange(len(tiny_signs))
+    for v in (0, 1):
+        assert grown.view(v).shape == (len(grown_ds), *base.view(v).shape[1:])
+        assert np.array_equal(grown.view(v)[old], np.asarray(base.view(v)))
+    assert [p.name for p in (tmp_path / "activations").iterdir()] == [base.dir.name]
+    # The appended rows are the trunk's activations of the templates themselves.
+    alone = ArrayDataset(grown_ds.images[-2:], [4, 7], tiny_signs.classes)
+    expected = ActivationCache(alone, root=tmp_path / "alone", **kw).view(0)
+    assert np.array_equal(grown.view(0)[[ids[4], ids[7]]], np.asarray(expected))
+    # A learner trains on them like on any item.
+    train = np.r_[np.arange(200), ids[4], ids[7]]
+    p = _partial(grown_ds).fit(train, grown_ds.targets[train]).predict_proba([ids[4], 300])
+    assert p.shape == (2, len(tiny_signs.classes))
+
+
 def test_a_partial_run_resumes_exactly(tiny_config, tmp_path):
     config = lambda: tiny_config(learner="partial", tune_blocks=1, views=1, epochs=2)  # noqa: E731
     whole = create_run(config(), tmp_path / "whole", progress=False).run(2)

@@ -158,3 +158,18 @@ def test_normalized_features_reach_the_head_at_unit_length(tiny_signs, tmp_path)
     assert np.array_equal(same.predict_proba([400, 401]), learner.predict_proba([400, 401]))
     with pytest.raises(InvalidParameterError, match="normalize"):
         _probe(tiny_signs).load(tmp_path / "head.pt")
+
+
+def test_template_features_reuse_the_datasets_feature_cache(tiny_signs, tmp_path, monkeypatch):
+    from rarelab.features import cached_features
+
+    monkeypatch.setenv("RARELAB_CACHE_DIR", str(tmp_path))
+    base = cached_features(tiny_signs, input_size=32, progress=False)
+    grown_ds, ids = tiny_signs.with_templates([4, 7])
+    grown = cached_features(grown_ds, input_size=32, progress=False)
+    assert len(list((tmp_path / "features").iterdir())) == 1  # only the dataset's own file
+    assert grown.shape == (len(tiny_signs) + 2, base.shape[1])
+    assert np.array_equal(grown[: len(tiny_signs)], base)
+    # The same figures as embedding the grown dataset from scratch.
+    assert np.array_equal(grown, cached_features(grown_ds, input_size=32, progress=False, cache=False))
+    assert not np.array_equal(grown[ids[4]], grown[ids[7]])

@@ -88,6 +88,9 @@ class ArrayDataset(torch.utils.data.Dataset):
             if groups.shape != (len(images),):
                 raise param_error(owner, "groups", f"one group id per image ({len(images)})", f"shape {groups.shape}")
         self.groups = groups  # near-duplicates (a video track): splits keep each group in one part
+        # (fingerprint, length) of the dataset whose items this one starts with: caches of
+        # that dataset then serve those items, and only the appended ones are computed.
+        self.extends: tuple[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -192,6 +195,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         official = getattr(self, "official_split", None)
         if official is not None:  # a template belongs to no official split
             ds.official_split = np.concatenate([official, np.full(len(classes), "template")])
+        ds.extends = self.extends or (self.fingerprint, len(self))
         ids = {c: len(self) + i for i, c in enumerate(classes)}
         return ds, ids
 
