@@ -62,26 +62,9 @@ def _strategies(text: str) -> list[str]:
     return names
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="rarelab",
-        description="Find rare classes in an unlabeled image pool by "
-        "ranking it with a classifier's tiny softmax outputs (active search).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser(
-        "run",
-        help="compare strategies over seeds; writes metrics.csv and report.html",
-        description="Run the active search for every strategy and seed on one split protocol, "
-        "with a simulated oracle that reveals the ground truth. Each (strategy, seed) gets its "
-        "own run directory under OUT/runs/, so an interrupted command resumes where it stopped.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    g = run.add_argument_group("data")
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data and model options of ``rarelab run`` (also the feature study's): see :func:`config_from_args`."""
+    g = parser.add_argument_group("data")
     g.add_argument("--dataset", choices=sorted(DATASETS), default="synth_signs", help="default: %(default)s")
     g.add_argument(
         "--root",
@@ -129,19 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="rare classes take their training item from the official training split and "
         "their validation and pool items from the official test split (gtsrb --split all)",
     )
-    g = run.add_argument_group("search")
-    g.add_argument(
-        "--strategies",
-        type=_strategies,
-        default=["rare-softmax", "entropy", "random"],
-        help=f"comma-separated, or 'all': {', '.join(sorted(STRATEGIES))} (default: rare-softmax,entropy,random)",
-    )
-    g.add_argument("--rounds", type=int, default=5, help="query rounds T (default: %(default)s)")
-    g.add_argument(
-        "--per-class", type=int, default=50, help="N, items labeled per rare class and round (default: %(default)s)"
-    )
-    g.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 = seeds 0,1,2) or a list 0,4,7 (default: 1)")
-    g = run.add_argument_group("model")
+    g = parser.add_argument_group("model")
     g.add_argument(
         "--learner",
         choices=list(LEARNERS),
@@ -172,6 +143,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--warm-start", action="store_true", help="continue from the previous round's model")
     g.add_argument("--device", default=None, help="cpu, cuda, or auto (default: auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rarelab",
+        description="Find rare classes in an unlabeled image pool by "
+        "ranking it with a classifier's tiny softmax outputs (active search).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="compare strategies over seeds; writes metrics.csv and report.html",
+        description="Run the active search for every strategy and seed on one split protocol, "
+        "with a simulated oracle that reveals the ground truth. Each (strategy, seed) gets its "
+        "own run directory under OUT/runs/, so an interrupted command resumes where it stopped.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_protocol_arguments(run)
+    g = run.add_argument_group("search")
+    g.add_argument(
+        "--strategies",
+        type=_strategies,
+        default=["rare-softmax", "entropy", "random"],
+        help=f"comma-separated, or 'all': {', '.join(sorted(STRATEGIES))} (default: rare-softmax,entropy,random)",
+    )
+    g.add_argument("--rounds", type=int, default=5, help="query rounds T (default: %(default)s)")
+    g.add_argument(
+        "--per-class", type=int, default=50, help="N, items labeled per rare class and round (default: %(default)s)"
+    )
+    g.add_argument("--seeds", type=_seeds, default=[0], help="a count (3 = seeds 0,1,2) or a list 0,4,7 (default: 1)")
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -389,7 +394,9 @@ def _cmd_predict(a) -> int:
     return 0
 
 
-def _config_from_args(a, strategy: str, seed: int):
+def config_from_args(a, strategy: str, seed: int):
+    """The :class:`~rarelab.experiment.RunConfig` of parsed :func:`add_protocol_arguments`
+    (plus ``per_class``, ``rounds`` and ``quiet``) for one strategy and seed."""
     from .experiment import RunConfig
 
     kwargs = {}
@@ -440,12 +447,12 @@ def _cmd_run(a) -> int:
 
     out = Path(a.out)
     t0 = time.perf_counter()
-    first = _config_from_args(a, a.strategies[0], a.seeds[0])
+    first = config_from_args(a, a.strategies[0], a.seeds[0])
     dataset = load_dataset(first.dataset, root=first.root, **first.dataset_kwargs)
     print(dataset)
     for strategy in a.strategies:
         for seed in a.seeds:
-            cfg = _config_from_args(a, strategy, seed)
+            cfg = config_from_args(a, strategy, seed)
             search = create_run(cfg, out / "runs" / strategy / f"seed{seed}", dataset=dataset, progress=not a.quiet)
             if strategy == a.strategies[0] and seed == a.seeds[0]:
                 print(f"\nSplit (seed {seed}):\n" + search.split.table(search.dataset.targets, search.dataset.classes))

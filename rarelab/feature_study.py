@@ -178,46 +178,24 @@ def study_figure(path):
 
 
 def main(argv=None) -> int:
+    from .cli import _seeds, add_protocol_arguments, config_from_args
+
     p = argparse.ArgumentParser(prog="python -m rarelab.feature_study", description=__doc__.split("\n\n")[0])
     p.add_argument("--table", metavar="CSV", help="print the table of a study CSV and exit")
     p.add_argument("--row", help="the row's name in the table")
-    p.add_argument("--dataset", default="gtsrb")
-    p.add_argument("--root")
-    p.add_argument("--rare-classes", default="rarest:10")
-    p.add_argument("--synthetic-start", action="store_true")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--learner", default="linear")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--input-size", type=int)
-    p.add_argument("--hidden", type=int, default=0)
-    p.add_argument("--normalize", action="store_true")
-    p.add_argument("--tune-blocks", type=int, default=5)
-    p.add_argument("--views", type=int, default=2)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--warm-start", action="store_true")
     p.add_argument("--out", help="CSV to append the row to")
+    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="a count or a list (default: 3)")
+    p.add_argument("--per-class", type=int, default=50, help="N, items labeled per rare class and round")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_protocol_arguments(p)
+    # The study's own protocol: GTSRB, and three rounds (no balancing strategy plans more).
+    p.set_defaults(dataset="gtsrb", rounds=3)
     a = p.parse_args(argv)
     if a.table:
         print(table(a.table))
         return 0
-    config = RunConfig(
-        dataset=a.dataset,
-        root=a.root,
-        rare_classes=a.rare_classes,
-        synthetic_start=a.synthetic_start,
-        learner=a.learner,
-        backbone=a.backbone,
-        input_size=a.input_size,
-        hidden=a.hidden,
-        normalize=a.normalize,
-        tune_blocks=a.tune_blocks,
-        views=a.views,
-        weight_decay=a.weight_decay,
-        epochs=a.epochs,
-        warm_start=a.warm_start,
-    )
-    result = study(config, range(a.seeds))
+    config = config_from_args(a, "rare-softmax", a.seeds[0])
+    result = study(config, a.seeds)
     command = "python -m rarelab.feature_study " + shlex.join(x for x in (argv if argv is not None else sys.argv[1:]))
     row = {"row": a.row or a.learner, **result, "command": command}
     print(row)

@@ -35,6 +35,8 @@ def test_cli_appends_rows_and_prints_the_table(tmp_path, capsys):
         "rarest:3",
         "--seeds",
         "1",
+        "--learner",
+        "linear",
         "--epochs",
         "2",
         "--input-size",
@@ -49,5 +51,6 @@ def test_cli_appends_rows_and_prints_the_table(tmp_path, capsys):
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 2 and set(rows[0]) == set(FIELDS) and rows[0]["row"] == "tiny"
     assert rows[0]["command"].startswith("python -m rarelab.feature_study --dataset synth_signs")
+    assert float(rows[0]["seeds"]) == 1
     text = table(out)
     assert text.count("| tiny |") == 2 and "round 1: rare-softmax / entropy / random" in text
