@@ -91,7 +91,7 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--synthetic-start",
         action="store_true",
-        help="start each rare class from its clean template (synth_signs only)",
+        help="start each rare class from its clean template (synth_signs; gtsrb for the classes the renderer draws)",
     )
     g.add_argument(
         "--split",

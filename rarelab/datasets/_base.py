@@ -159,7 +159,7 @@ class ArrayDataset(torch.utils.data.Dataset):
                 "synthetic_start",
                 "used with a dataset that has templates",
                 self.name,
-                "Only synth_signs ships class templates.",
+                "synth_signs and gtsrb ship class templates.",
             )
         classes = [int(c) for c in classes]
         missing = [self.classes[c] for c in classes if c not in self.template_classes]
