@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from ._atomic import write_atomic
 from ._cache import cache_dir
+from ._locks import exclusive
 from ._progress import interactive
 from ._validation import check_int, check_random_state, derive_seed, param_error
 from .devices import choose_device
@@ -185,7 +186,7 @@ class ActivationCache:
     One ``float16`` ``.npy`` per view under ``$RARELAB_CACHE_DIR/activations``, read through
     a memory map. Filling is resumable: rows are written in blocks and a progress file
     records the blocks that reached the disk, so a killed extraction redoes at most one.
-    One process fills a cache at a time. A dataset that ``extends`` another (templates
+    Processes that open one cache together take turns filling it (a file lock). A dataset that ``extends`` another (templates
     appended for a synthetic start) shares the other's cache; its appended items are
     computed in memory.
     """
@@ -247,6 +248,12 @@ class ActivationCache:
         path, done_path = self.dir / f"view{v}.npy", self.dir / f"view{v}.progress.json"
         if path.exists() and not done_path.exists():
             return  # complete
+        # Two kernels on one dataset take turns; the second finds the view complete.
+        with exclusive(self.dir / f"view{v}.lock"):
+            if not (path.exists() and not done_path.exists()):
+                self._fill_locked(v, path, done_path)
+
+    def _fill_locked(self, v: int, path: Path, done_path: Path) -> None:
         n = self.n_cached
         preprocess, trunk = self._trunk()
         with torch.inference_mode():

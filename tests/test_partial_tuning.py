@@ -1,6 +1,7 @@
 """Partial fine-tuning: the trunk/tail split, the activation cache, the learner's contract."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -124,6 +125,34 @@ def test_activation_cache_resumes_after_a_kill(tiny_signs, tmp_path, monkeypatch
     resumed = ActivationCache(tiny_signs, root=tmp_path / "part", **kw).view(1)
     assert np.array_equal(np.asarray(resumed), np.asarray(full))
     assert not (tmp_path / "part" / "view1.progress.json").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows")
+def test_a_second_process_waits_for_the_cache_it_shares(tiny_signs, tmp_path, monkeypatch):
+    import threading
+
+    from rarelab._locks import exclusive
+    from rarelab.datasets import ArrayDataset
+
+    small = ArrayDataset(tiny_signs.images[:64], tiny_signs.targets[:64], tiny_signs.classes)
+    kw = dict(backbone="efficientnet_lite0", input_size=32, tune_blocks=1, progress=False)
+    calls = []
+    original = ArrayDataset.load_images
+    monkeypatch.setattr(ArrayDataset, "load_images", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    other = ActivationCache(small, root=tmp_path, **kw)
+    with exclusive(tmp_path / "view0.lock"):  # another kernel is filling view 0
+        filler = threading.Thread(target=other.view, args=(0,))
+        filler.start()
+        filler.join(timeout=3)
+        assert filler.is_alive() and not calls  # it waits instead of writing beside the other
+        # The other kernel finishes the view meanwhile.
+        ActivationCache(small, root=tmp_path, **kw)._fill_locked(
+            0, tmp_path / "view0.npy", tmp_path / "view0.progress.json"
+        )
+    filler.join(timeout=60)
+    assert not filler.is_alive()
+    assert len(calls) == 1  # the waiting one found the view complete and computed nothing
+    assert other.view(0).shape[0] == 64
 
 
 def test_templates_share_their_datasets_activation_cache(tiny_signs, tmp_path, monkeypatch):
