@@ -24,6 +24,11 @@ def test_round_one_figures_equal_separate_runs(tiny_config, tmp_path):
     pool_truth = full.oracle(full.split.pool)
     findable = sum(min(50, int(np.sum(pool_truth == c))) for c in full.rare_classes)
     assert np.isclose(figures["found_after_2"], found / findable)
+    # Two rounds: the same figures but F1 after 3, which it does not train for.
+    short = study_seed(config, None, rounds=2)
+    assert short["f1_after_3"] is None
+    for key in ("rare_softmax_r1", "entropy_r1", "random_r1", "found_after_2"):
+        assert short[key] == figures[key], key
 
 
 def test_cli_appends_rows_and_prints_the_table(tmp_path, capsys):
@@ -54,3 +59,5 @@ def test_cli_appends_rows_and_prints_the_table(tmp_path, capsys):
     assert float(rows[0]["seeds"]) == 1
     text = table(out)
     assert text.count("| tiny |") == 2 and "round 1: rare-softmax / entropy / random" in text
+    assert main([*args[:-4], "--rounds", "2", "--row", "short", "--out", str(out)]) == 0
+    assert "| short |" in table(out) and "| n/a |" in table(out)
