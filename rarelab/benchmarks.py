@@ -59,6 +59,55 @@ def bench_head(rows):
     rows.append(("linear head, 20 epochs", f"{t:.2f} s/round", f"{n:,} items x {d} features"))
 
 
+def _train_rate(module, head, x_shape, n_classes: int = 43, steps: int = 4) -> float:
+    """Images/s of forward, backward and an AdamW step (channels_last, batch 128)."""
+    from torch import nn
+
+    module.to(memory_format=torch.channels_last).train()
+    opt = torch.optim.AdamW([*module.parameters(), *head.parameters()], lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, n_classes, (x_shape[0],), generator=gen)
+
+    def step():
+        x = torch.randn(x_shape, generator=gen).contiguous(memory_format=torch.channels_last)
+        loss = nn.functional.cross_entropy(head(module(x)), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up: oneDNN picks its kernels on the first call
+    return x_shape[0] * steps / sum(_timeit(step, repeat=1) for _ in range(steps))
+
+
+def bench_training(rows):
+    """Training speed per round on a GTSRB-sized set: the tail on cached activations
+    (``--learner partial``) against the whole network (``--learner finetune``)."""
+    from .models import build_model
+    from .partial_tuning import split_backbone
+
+    n, epochs = 12_000, 6  # about GTSRB's common-class training set; partial's default epochs
+    for tune in (5, 7):
+        model = build_model("efficientnet_lite0", 43, input_size=96)
+        trunk, tail = split_backbone(model, tune)
+        with torch.no_grad():
+            shape = trunk(torch.zeros(1, 3, 96, 96)).shape[1:]
+        rate = _train_rate(tail, model.head, (128, *shape))
+        rows.append(
+            (
+                f"partial, last {tune} blocks, 96px",
+                f"{rate:,.0f} images/s",
+                f"{n * epochs / rate / 60:.1f} min per round",
+            )
+        )
+    for size in (32, 64, 96):
+        model = build_model("efficientnet_lite0", 43, input_size=size)
+        whole = torch.nn.Sequential(model.features, torch.nn.Flatten(1))
+        rate = _train_rate(whole, model.head, (128, 3, size, size))
+        rows.append(
+            (f"whole network, {size}px", f"{rate:,.0f} images/s", f"{n * epochs / rate / 60:.1f} min per round")
+        )
+
+
 def bench_scoring(rows):
     from .strategies import MaxEntropy, PoolContext, RareSoftmax
 
@@ -154,6 +203,7 @@ BENCHES = {
     "render": bench_rendering,
     "features": bench_features,
     "head": bench_head,
+    "training": bench_training,
     "scoring": bench_scoring,
     "labels": bench_label_store,
     "widgets": bench_widgets,
