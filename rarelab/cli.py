@@ -128,7 +128,7 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--tune-blocks",
         type=int,
-        default=5,
+        default=7,
         help="partial: blocks trained, counted from the end (default: %(default)s)",
     )
     g.add_argument(

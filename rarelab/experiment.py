@@ -41,7 +41,7 @@ class RunConfig:
     input_size: int | None = None
     hidden: int = 0  # linear: hidden units of the head
     normalize: bool = False  # linear: unit-length features before the head
-    tune_blocks: int = 5  # partial: blocks trained, counted from the end
+    tune_blocks: int = 7  # partial: blocks trained, counted from the end
     views: int = 2  # partial: augmented views cached per image
     weight_decay: float = 0.0
     epochs: int | None = None  # None: the learner's default (linear 20, partial 6, finetune 20)
