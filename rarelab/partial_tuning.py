@@ -186,9 +186,9 @@ class ActivationCache:
     One ``float16`` ``.npy`` per view under ``$RARELAB_CACHE_DIR/activations``, read through
     a memory map. Filling is resumable: rows are written in blocks and a progress file
     records the blocks that reached the disk, so a killed extraction redoes at most one.
-    Processes that open one cache together take turns filling it (a file lock). A dataset that ``extends`` another (templates
-    appended for a synthetic start) shares the other's cache; its appended items are
-    computed in memory.
+    Processes that open one cache together take turns filling it (a file lock). A dataset
+    that ``extends`` another (templates appended for a synthetic start) shares the other's
+    cache; its appended items are computed in memory.
     """
 
     def __init__(
