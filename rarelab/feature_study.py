@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import param_error
 from .datasets import load_dataset
 from .experiment import RunConfig, build_search
 from .strategies import get_strategy
@@ -60,7 +61,7 @@ def study_seed(config: RunConfig, dataset, *, rounds: int = 3) -> dict:
     trainings instead of four, for learners whose rounds take minutes.
     """
     if rounds not in (2, 3):
-        raise ValueError(f"rounds must be 2 or 3, got {rounds!r}")
+        raise param_error("study_seed", "rounds", "2 or 3", rounds)
     search = build_search(config, dataset=dataset, progress=False)
     caching = _fill_cache(search.learner)
     oracle = search.oracle
