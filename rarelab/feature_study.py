@@ -43,14 +43,17 @@ FIELDS = [
 ROUND1 = ("entropy", "random", "rare-softmax")  # rare-softmax last: its query is the one labeled
 
 
-def _fill_cache(learner) -> float:
-    """Seconds to compute what the learner caches once (features, or trunk activations)."""
+def _fill_cache(learner) -> float | None:
+    """Seconds to compute what the learner caches once (features, or trunk activations);
+    None for a learner that caches nothing (the whole network reads the images every round)."""
     t0 = time.perf_counter()
     if hasattr(learner, "cache_"):
         for v in range(learner.views + 1):
             learner.cache_.view(v)
     elif hasattr(learner, "_features"):
         learner._features()
+    else:
+        return None
     return time.perf_counter() - t0
 
 
@@ -117,6 +120,13 @@ def _fmt_time(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{int(s // 60)} min {int(s % 60)} s"
 
 
+def _fmt_caching(s: float | None) -> str:
+    if s is None:
+        return "nothing cached"
+    # A row that found its cache filled by an earlier one did no caching of its own.
+    return "reused" if s < 5 else _fmt_time(s)
+
+
 def read_rows(path) -> list[dict]:
     """The rows of a study CSV, numbers as floats."""
     with open(path, newline="") as fh:
@@ -146,8 +156,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
                 " / ".join(f"{r[k]:.1f}" for k in ("rare_softmax_r1", "entropy_r1", "random_r1")),
                 f"{r['found_after_2']:.0%}",
                 "n/a" if r["f1_after_3"] is None else f"{r['f1_after_3']:.3f}",
-                # A row that found its cache filled by an earlier one did no caching of its own.
-                f"{'reused' if r['caching_s'] < 5 else _fmt_time(r['caching_s'])}, {_fmt_time(r['round_s'])}",
+                f"{_fmt_caching(r['caching_s'])}, {_fmt_time(r['round_s'])}",
                 r["command"],
             ]
         )
