@@ -61,3 +61,16 @@ def test_cli_appends_rows_and_prints_the_table(tmp_path, capsys):
     assert text.count("| tiny |") == 2 and "round 1: rare-softmax / entropy / random" in text
     assert main([*args[:-4], "--rounds", "2", "--row", "short", "--out", str(out)]) == 0
     assert "| short |" in table(out) and "| n/a |" in table(out)
+
+
+def test_table_says_what_a_row_cached(tmp_path):
+    out = tmp_path / "study.csv"
+    with open(out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=FIELDS)
+        w.writeheader()
+        base = dict(rare_softmax_r1=1, entropy_r1=1, random_r1=1, found_after_2=0.1, f1_after_3="", round_s=200)
+        for name, caching in (("cold", 600), ("warm", 0.5), ("whole", "")):
+            w.writerow({**base, "row": name, "caching_s": caching, "seeds": 1, "command": "x"})
+    text = table(out)
+    assert "| 10 min 0 s, 3 min 20 s |" in text
+    assert "| reused, 3 min 20 s |" in text and "| nothing cached, 3 min 20 s |" in text
