@@ -28,7 +28,7 @@ $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
 
 # Rendered signs: frozen features already give the paper's effect (the linear learner),
 # in seconds per round. Real signs need --learner partial (rarelab run's default): minutes
-# per round (195 s on GTSRB's training set), 9 runs x 6 rounds would be far past 5 minutes.
+# per round (about 5 on GTSRB's training set), 9 runs x 6 rounds would be far past 5 minutes.
 demo: $(VENV)/.installed
 	$(BIN)/rarelab run --dataset synth_signs --rare-classes rarest:8 --learner linear \
 		--strategies rare-softmax,entropy,random --rounds 5 --per-class 50 --seeds 3 --out runs/demo

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._cache import cache_dir, save_npz_atomic
+from ._cache import cache_dir, dataset_key, save_npz_atomic
 from .devices import choose_device
 from .models import DEFAULT_INPUT_SIZE, Classifier, build_model
 
@@ -61,7 +61,7 @@ def cached_features(
     the other's cached features for its first items and embeds only the appended ones.
     """
     size = input_size or DEFAULT_INPUT_SIZE.get(backbone, 0)
-    fingerprint, n_cached = getattr(dataset, "extends", None) or (dataset.fingerprint, len(dataset))
+    fingerprint, n_cached = dataset_key(dataset)
     path = cache_dir("features") / f"{fingerprint}-{backbone}-{size}px.npz"
     model = None
     if cache and path.exists():  # no model to build: the weights are only loaded on a miss

@@ -11,7 +11,6 @@ computed once; each epoch draws one view per training item.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._atomic import write_atomic
-from ._cache import cache_dir
+from ._cache import cache_dir, dataset_key
 from ._locks import exclusive
 from ._progress import interactive
 from ._validation import check_int, check_random_state, derive_seed, param_error
@@ -140,21 +139,6 @@ def augment_view(
 # The activation cache
 
 
-def _dataset_key(dataset) -> tuple[str, int]:
-    """The cache key of ``dataset`` and how many of its items the cache holds."""
-    extends = getattr(dataset, "extends", None)
-    if extends is not None:  # appended items (templates) are computed, the rest shared
-        return extends
-    fingerprint = getattr(dataset, "fingerprint", None)
-    if fingerprint is not None:
-        return fingerprint, len(dataset)
-    # Image folders: the files themselves (path, size, mtime) key the cache.
-    h = hashlib.sha1()
-    for k in dataset.keys:
-        h.update(f"{k.path}\0{k.size}\0{k.mtime_ns}\n".encode())
-    return h.hexdigest()[:16], len(dataset)
-
-
 class _StackedRows:
     """A memory-mapped array followed by a few rows in memory, indexed like one array."""
 
@@ -210,7 +194,7 @@ class ActivationCache:
         self.block = block
         self.device = device
         self.progress = progress
-        fingerprint, self.n_cached = _dataset_key(dataset)
+        fingerprint, self.n_cached = dataset_key(dataset)
         # The views are drawn block by block: the block size is part of what they are.
         key = f"{fingerprint}-{backbone}-{self.input_size}px-tune{tune_blocks}-block{block}"
         self.dir = Path(root) if root is not None else cache_dir("activations", key)
