@@ -15,7 +15,7 @@ def tiny_signs():
 
 @pytest.fixture(scope="session")
 def tiny_config():
-    from rarelab import RunConfig
+    from rarelab import SimulationConfig
 
     def make(**kw):
         base = dict(
@@ -29,7 +29,7 @@ def tiny_config():
             seed=0,
         )
         base.update(kw)
-        return RunConfig(**base)
+        return SimulationConfig(**base)
 
     return make
 
@@ -45,7 +45,7 @@ def search_folders(tmp_path_factory):
     key a person would follow: (root, rare name, example, {pool path: class name})."""
     import csv
 
-    from rarelab.datasets import write_demo_folders
+    from rarelab.data import write_demo_folders
 
     root = tmp_path_factory.mktemp("search_folders")
     demo = write_demo_folders(root, n_pool=2500, random_state=0)

@@ -91,7 +91,7 @@ def test_bad_strategy_is_rejected_by_the_parser(capsys):
 
 
 def test_ranking_hits_interleave_per_class_lists():
-    from rarelab.report import average_precision, precision_recall, ranking_hits
+    from rarelab.reporting import average_precision, precision_recall, ranking_hits
 
     cand = [(10, 1, 0.9), (11, 1, 0.8), (20, 2, 0.7), (21, 2, 0.6)]
     labels = {10: 1, 11: 5, 20: 2, 21: 2}

@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from rarelab import digits, gtsrb, image_folder, synth_signs
-from rarelab._validation import DataUnavailableError, InvalidParameterError
-from rarelab.datasets import GTSRB_CLASSES, load_dataset
+from rarelab.exceptions import DataUnavailableError, InvalidParameterError
+from rarelab.data import GTSRB_CLASSES
+from rarelab.data import get_dataset
 
 from .conftest import SHARED_DATA
 
@@ -150,9 +151,9 @@ def test_image_folder_errors(tmp_path):
 
 def test_load_dataset_validates_names_and_root():
     with pytest.raises(InvalidParameterError, match="one of"):
-        load_dataset("mnist")
+        get_dataset("mnist")
     with pytest.raises(InvalidParameterError, match="--root"):
-        load_dataset("gtsrb")
+        get_dataset("gtsrb")
 
 
 def test_array_dataset_rejects_bad_arrays():
@@ -183,7 +184,7 @@ def test_real_gtsrb_npz():
 
 def test_folder_and_manifest_groups_reach_the_split(tmp_path):
     from rarelab import rare_class_split
-    from rarelab.datasets import image_manifest
+    from rarelab.data import image_manifest
 
     rng = np.random.default_rng(0)
     rows = ["path,label,group"]

@@ -9,10 +9,10 @@ import pytest
 from .browser import require_browser
 
 CELLS = [
-    "from rarelab import RunConfig, create_run\nfrom rarelab.widgets import CandidateGallery",
-    "cfg = RunConfig(dataset_kwargs={'n_samples': 1500, 'min_per_class': 10, 'progress': False},\n"
+    "from rarelab import SimulationConfig, create_simulation\nfrom rarelab.widgets import CandidateGallery",
+    "cfg = SimulationConfig(dataset_kwargs={'n_samples': 1500, 'min_per_class': 10, 'progress': False},\n"
     "                rare_classes='rarest:3', per_class=3, input_size=32, epochs=3, learner='linear')\n"
-    "s = create_run(cfg, 'run', progress=False)\ns.train(); cand = s.propose()",
+    "s = create_simulation(cfg, 'run', progress=False)\ns.train(); cand = s.propose()",
     "g = CandidateGallery(s, shortcuts={'1': 0})\ng",
     "print(json.dumps(g.labels))",
 ]
@@ -22,14 +22,7 @@ CELLS = [
 def test_label_gallery_in_jupyterlab(tmp_path):
     require_browser()
     pytest.importorskip("jupyterlab")
-    from rarelab._lab_session import (
-        cell_text_outputs,
-        cell_types,
-        lab_session,
-        open_notebook,
-        run_all,
-        write_notebook,
-    )
+    from tests.lab_session import cell_text_outputs, cell_types, lab_session, open_notebook, run_all, write_notebook
 
     write_notebook(tmp_path / "e2e.ipynb", ["import json", *CELLS])
     with lab_session(tmp_path) as (url, token), open_notebook(url, token, "e2e.ipynb") as page:

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rarelab.feature_store import FAILED, MISSING, ArrayFeatures, FeatureStore
-from rarelab.images import FileKey, list_images
+from rarelab.features import FAILED, MISSING
+from rarelab.features import ArrayFeatures, FeatureStore
+from rarelab.data import FileKey, list_images
 
 
 def _write_images(folder, n, *, start=0, corrupt=0, seed=0):

@@ -4,8 +4,9 @@ import csv
 
 import numpy as np
 
-from rarelab import create_run
-from rarelab.feature_study import FIELDS, main, study_seed, table
+from rarelab import create_simulation
+from benchmarks.feature_study import FIELDS, study_seed, table
+from rarelab.cli import main
 
 
 def test_round_one_figures_equal_separate_runs(tiny_config, tmp_path):
@@ -13,12 +14,12 @@ def test_round_one_figures_equal_separate_runs(tiny_config, tmp_path):
     figures = study_seed(config, None, rounds=3)
     n_rare = 3
     for strategy, key in (("rare-softmax", "rare_softmax_r1"), ("entropy", "entropy_r1"), ("random", "random_r1")):
-        run = create_run(
+        run = create_simulation(
             tiny_config(learner="linear", per_class=5, strategy=strategy), tmp_path / strategy, progress=False
         )
         run.run(1)
         assert figures[key] == run.history_[0]["hits"] / n_rare, strategy
-    full = create_run(tiny_config(learner="linear", per_class=5), tmp_path / "three", progress=False).run(3)
+    full = create_simulation(tiny_config(learner="linear", per_class=5), tmp_path / "three", progress=False).run(3)
     assert np.isclose(figures["f1_after_3"], full.history_[-1]["f1_rare"])
     found = full.history_[0]["hits"] + full.history_[1]["hits"]
     pool_truth = full.oracle(full.split.pool)

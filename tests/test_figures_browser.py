@@ -19,8 +19,8 @@ def _overlap(a, b) -> bool:
 def _figures():
     import numpy as np
 
-    from rarelab.projections import projection_figure
-    from rarelab.toy_model import run_toy_model, toy_figure
+    from rarelab.reporting import projection_figure
+    from rarelab.toy import run_toy_model, toy_figure
 
     rng = np.random.default_rng(0)
     coords = rng.normal(size=(200, 2))

@@ -3,15 +3,16 @@
 import pytest
 
 from rarelab import (
-    ActiveSearch,
+    ActiveLoop,
     ArrayDataset,
     LinearProbe,
     SimulatedOracle,
     rare_class_split,
     rarest_classes,
 )
-from rarelab.datasets.files import FileDataset, GroundTruthUnavailable
-from rarelab.strategies import NEEDS_BUDGET, STRATEGIES, get_strategy
+from rarelab.data import FileDataset
+from rarelab.exceptions import GroundTruthUnavailable
+from rarelab.strategies import NEEDS_BUDGET, get_strategy, list_strategies
 
 
 class Sealed:
@@ -24,7 +25,7 @@ class Sealed:
     __hash__ = None
 
 
-@pytest.mark.parametrize("name", [s for s in STRATEGIES if s != "taast-clip"])
+@pytest.mark.parametrize("name", [s for s in list_strategies() if s != "taast-clip"])
 def test_a_simulation_reads_labels_only_through_the_oracle_and_the_split(name, tiny_signs, tmp_path):
     targets = tiny_signs.targets.copy()
     ds = ArrayDataset(tiny_signs.images, targets, tiny_signs.classes)
@@ -34,7 +35,7 @@ def test_a_simulation_reads_labels_only_through_the_oracle_and_the_split(name, t
     learner = LinearProbe(dataset=ds, input_size=32, epochs=2, random_state=0, progress=False)
     ds.targets = Sealed()
     strategy = get_strategy(name, budget=30) if name in NEEDS_BUDGET else get_strategy(name)
-    search = ActiveSearch(
+    search = ActiveLoop(
         dataset=ds,
         split=split,
         learner=learner,
@@ -57,7 +58,7 @@ def test_widgets_and_export_read_no_ground_truth(tiny_signs, tmp_path):
     split = rare_class_split(targets, rarest_classes(targets, 2), random_state=0)
     learner = LinearProbe(dataset=ds, input_size=32, epochs=2, random_state=0, progress=False)
     ds.targets = Sealed()
-    search = ActiveSearch(
+    search = ActiveLoop(
         dataset=ds, split=split, learner=learner, strategy=RareSoftmax(), per_class=4, run_dir=tmp_path / "run"
     )  # no oracle: a person labels
     search.train().propose()

@@ -9,12 +9,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from rarelab import NOT_RARE, create_run, open_run
-from rarelab._validation import InvalidParameterError, PhaseError
+from rarelab import NOT_RARE, create_simulation, open_simulation
+from rarelab.exceptions import InvalidParameterError, PhaseError
 
 
 def test_phases_run_in_order(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     assert (s.round_, s.phase_) == (0, "train")
     with pytest.raises(PhaseError, match="Call train"):
         s.propose()
@@ -35,7 +35,7 @@ def test_phases_run_in_order(tiny_config, tmp_path):
 
 
 def test_run_calls_step_and_trains_the_final_model(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False).run(2)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False).run(2)
     assert [r["round"] for r in s.history_] == [0, 1, 2]
     assert [r["labels_used"] for r in s.history_] == [0, 9, 18]
     assert s.history_[-1]["hits"] is None  # the last model has not queried yet
@@ -46,7 +46,7 @@ def test_run_calls_step_and_trains_the_final_model(tiny_config, tmp_path):
 
 
 def test_person_labels_partial_relabel_and_not_rare(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     s.train()
     cand = s.propose()
     s.label(cand.ids[:2], [cand.target[0], NOT_RARE])
@@ -61,7 +61,7 @@ def test_person_labels_partial_relabel_and_not_rare(tiny_config, tmp_path):
 
 
 def test_label_validation(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     s.train()
     cand = s.propose()
     with pytest.raises(InvalidParameterError, match="'ids' parameter"):
@@ -73,7 +73,7 @@ def test_label_validation(tiny_config, tmp_path):
 
 
 def test_no_oracle_means_a_person_labels(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     s.oracle = None
     s.train()
     s.propose()
@@ -82,12 +82,12 @@ def test_no_oracle_means_a_person_labels(tiny_config, tmp_path):
 
 
 def test_reopen_restores_labels_round_and_candidates(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False).run(1)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False).run(1)
     s.train()
     cand = s.propose()
     s.label(cand.ids[:4], s.oracle(cand.ids[:4]))
     s.store.close()
-    r = open_run(tmp_path / "run", progress=False)
+    r = open_simulation(tmp_path / "run", progress=False)
     assert (r.round_, r.phase_) == (1, "label")
     assert np.array_equal(r.candidates_.ids, cand.ids)
     assert r.pending_labels_ == {int(i): int(y) for i, y in zip(cand.ids[:4], s.oracle(cand.ids[:4]))}
@@ -97,9 +97,9 @@ def test_reopen_restores_labels_round_and_candidates(tiny_config, tmp_path):
 
 
 def test_same_seed_same_metrics_other_seed_other_split(tiny_config, tmp_path):
-    a = create_run(tiny_config(), tmp_path / "a", progress=False).run(2)
-    b = create_run(tiny_config(), tmp_path / "b", progress=False).run(2)
-    c = create_run(tiny_config(seed=1), tmp_path / "c", progress=False)
+    a = create_simulation(tiny_config(), tmp_path / "a", progress=False).run(2)
+    b = create_simulation(tiny_config(), tmp_path / "b", progress=False).run(2)
+    c = create_simulation(tiny_config(seed=1), tmp_path / "c", progress=False)
     strip = lambda h: [{k: v for k, v in r.items() if k not in ("train_seconds",)} for r in h]  # noqa: E731
     assert strip(a.history_) == strip(b.history_)
     assert (tmp_path / "a" / "metrics.csv").read_text() == (tmp_path / "b" / "metrics.csv").read_text()
@@ -107,22 +107,22 @@ def test_same_seed_same_metrics_other_seed_other_split(tiny_config, tmp_path):
 
 
 def test_run_dir_with_other_config_is_refused(tiny_config, tmp_path):
-    create_run(tiny_config(), tmp_path / "run", progress=False)
+    create_simulation(tiny_config(), tmp_path / "run", progress=False)
     with pytest.raises(InvalidParameterError, match="another config"):
-        create_run(tiny_config(per_class=2), tmp_path / "run", progress=False)
+        create_simulation(tiny_config(per_class=2), tmp_path / "run", progress=False)
 
 
 def test_bad_config_writes_nothing(tiny_config, tmp_path):
     with pytest.raises(InvalidParameterError, match="Did you mean"):
-        create_run(tiny_config(rare_classes="stpo"), tmp_path / "run", progress=False)
+        create_simulation(tiny_config(rare_classes="stpo"), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
-    with pytest.raises(InvalidParameterError, match="'per_class' parameter of ActiveSearch"):
-        create_run(tiny_config(per_class=10_000), tmp_path / "run", progress=False)
+    with pytest.raises(InvalidParameterError, match="'per_class' parameter of ActiveLoop"):
+        create_simulation(tiny_config(per_class=10_000), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 
 def test_rare_class_without_pool_items_is_refused(tiny_signs, tmp_path):
-    from rarelab import ActiveSearch, LinearProbe, RareSoftmax, SimulatedOracle, Split
+    from rarelab import ActiveLoop, LinearProbe, RareSoftmax, SimulatedOracle, Split
 
     y = tiny_signs.targets
     rare = int(np.argmin(tiny_signs.class_counts()))
@@ -138,7 +138,7 @@ def test_rare_class_without_pool_items_is_refused(tiny_signs, tmp_path):
         val_labels=y[ids[1:]],
     )
     with pytest.raises(InvalidParameterError, match="no pool items"):
-        ActiveSearch(
+        ActiveLoop(
             dataset=tiny_signs,
             split=split,
             learner=LinearProbe(dataset=tiny_signs),
@@ -151,11 +151,11 @@ def test_rare_class_without_pool_items_is_refused(tiny_signs, tmp_path):
 def test_killed_process_loses_no_committed_label(tiny_config, tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config()
-    create_run(cfg, run, progress=False).store.close()
+    create_simulation(cfg, run, progress=False).store.close()
     script = textwrap.dedent(f"""
         import os, signal
-        from rarelab import open_run
-        s = open_run({str(run)!r}, progress=False)
+        from rarelab import open_simulation
+        s = open_simulation({str(run)!r}, progress=False)
         s.train()
         cand = s.propose()
         for i in cand.ids[:5]:
@@ -164,7 +164,7 @@ def test_killed_process_loses_no_committed_label(tiny_config, tmp_path):
     """)
     proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr
-    s = open_run(run, progress=False)
+    s = open_simulation(run, progress=False)
     assert (s.round_, s.phase_) == (0, "label")
     assert len(s.pending_labels_) == 5
     assert set(s.pending_labels_) <= set(s.candidates_.ids.tolist())
@@ -178,7 +178,7 @@ def test_killed_process_loses_no_committed_label(tiny_config, tmp_path):
 def test_export_labels_csv(tiny_config, tmp_path):
     import csv
 
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     s.train()
     cand = s.propose()
     s.label(cand.ids[:2], [int(cand.target[0]), NOT_RARE])
@@ -195,10 +195,10 @@ def test_export_labels_csv(tiny_config, tmp_path):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tiny_config, tmp_path):
-    whole = create_run(tiny_config(), tmp_path / "whole", progress=False).run(2)
-    part = create_run(tiny_config(), tmp_path / "part", progress=False).run(1)
+    whole = create_simulation(tiny_config(), tmp_path / "whole", progress=False).run(2)
+    part = create_simulation(tiny_config(), tmp_path / "part", progress=False).run(1)
     part.store.close()
-    resumed = open_run(tmp_path / "part", progress=False).run(2)  # a new process would do the same
+    resumed = open_simulation(tmp_path / "part", progress=False).run(2)  # a new process would do the same
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
     assert strip(resumed.history_) == strip(whole.history_)
     assert np.allclose(resumed.learner.predict_proba(resumed.split.val), whole.learner.predict_proba(whole.split.val))

@@ -7,12 +7,12 @@ import stat
 import numpy as np
 import pytest
 
-from rarelab import create_run, open_run
-from rarelab._atomic import write_atomic
-from rarelab._validation import InvalidParameterError
+from rarelab import create_simulation, open_simulation
+from rarelab.utils import write_atomic
+from rarelab.exceptions import InvalidParameterError
 from rarelab.cli import main
-from rarelab.experiment import resolve_rare_classes
-from rarelab.metrics import write_text_atomic
+from rarelab.data import resolve_rare_classes
+from rarelab.utils import write_atomic
 
 
 def _mode(path):
@@ -22,7 +22,7 @@ def _mode(path):
 def test_atomic_writes_honour_the_umask_and_keep_a_files_mode(tmp_path):
     old = os.umask(0o022)
     try:
-        write_text_atomic(tmp_path / "report.html", "<p>hi</p>")
+        write_atomic(tmp_path / "report.html", "<p>hi</p>")
         assert _mode(tmp_path / "report.html") == 0o644  # mkstemp alone gives 0600
         os.chmod(tmp_path / "report.html", 0o664)
         write_atomic(tmp_path / "report.html", "<p>again</p>")
@@ -35,7 +35,7 @@ def test_run_outputs_are_readable_by_teammates(tiny_config, tmp_path, monkeypatc
     monkeypatch.setenv("RARELAB_CACHE_DIR", str(tmp_path / "cache"))
     old = os.umask(0o022)
     try:
-        s = create_run(tiny_config(epochs=1), tmp_path / "run", progress=False)
+        s = create_simulation(tiny_config(epochs=1), tmp_path / "run", progress=False)
         s.train()
     finally:
         os.umask(old)
@@ -57,9 +57,9 @@ def test_digit_class_names_are_names_first():
 
 def test_report_skips_an_interrupted_run(tiny_config, tmp_path, capsys):
     out = tmp_path / "out"
-    done = create_run(tiny_config(epochs=1), out / "runs" / "rare-softmax" / "seed0", progress=False)
+    done = create_simulation(tiny_config(epochs=1), out / "runs" / "rare-softmax" / "seed0", progress=False)
     done.run(1)
-    create_run(tiny_config(epochs=1, seed=1), out / "runs" / "rare-softmax" / "seed1", progress=False)
+    create_simulation(tiny_config(epochs=1, seed=1), out / "runs" / "rare-softmax" / "seed1", progress=False)
     assert not (out / "runs" / "rare-softmax" / "seed1" / "metrics.csv").exists()  # stopped before training
     assert main(["report", str(out)]) == 0
     assert (out / "report.html").exists()
@@ -72,7 +72,7 @@ def test_report_skips_an_interrupted_run(tiny_config, tmp_path, capsys):
 @pytest.mark.parametrize("damage", ["bad json", "unknown key", "a folder"])
 def test_a_damaged_run_is_one_clear_line_and_exit_code_2(damage, tiny_config, tmp_path, capsys):
     run = tmp_path / "run"
-    create_run(tiny_config(epochs=1), run, progress=False)
+    create_simulation(tiny_config(epochs=1), run, progress=False)
     cfg = run / "config.json"
     if damage == "bad json":
         cfg.write_text("{not json")
@@ -87,7 +87,7 @@ def test_a_damaged_run_is_one_clear_line_and_exit_code_2(damage, tiny_config, tm
 
 
 def test_precision_counts_only_proposed_candidates(tiny_config, tmp_path):
-    s = create_run(tiny_config(epochs=1), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(epochs=1), tmp_path / "run", progress=False)
     s.train()
     cand = s.propose()
     rare = s.rare_classes[0]
@@ -100,20 +100,20 @@ def test_precision_counts_only_proposed_candidates(tiny_config, tmp_path):
 
 
 def test_learner_and_search_must_share_one_dataset(tiny_signs):
-    from rarelab import ActiveSearch, ArrayDataset, LinearProbe, RareSoftmax, rare_class_split
+    from rarelab import ActiveLoop, ArrayDataset, LinearProbe, RareSoftmax, rare_class_split
 
     copy = ArrayDataset(tiny_signs.images, tiny_signs.targets, tiny_signs.classes)
     split = rare_class_split(tiny_signs.targets, [int(np.argmin(tiny_signs.class_counts()))], random_state=0)
     with pytest.raises(InvalidParameterError, match="same dataset"):
-        ActiveSearch(
+        ActiveLoop(
             dataset=tiny_signs, split=split, learner=LinearProbe(dataset=copy), strategy=RareSoftmax(), per_class=2
         )
 
 
 def test_short_training_loops_stay_silent_in_a_log(tiny_config, tmp_path, capsys):
-    s = create_run(tiny_config(epochs=3), tmp_path / "run", progress=True)
+    s = create_simulation(tiny_config(epochs=3), tmp_path / "run", progress=True)
     capsys.readouterr()
     s.train()  # captured stderr is not a terminal: no "training head" bar per round
     assert "training head" not in capsys.readouterr().err
-    reopened = open_run(tmp_path / "run", progress=False)
+    reopened = open_simulation(tmp_path / "run", progress=False)
     assert reopened.phase_ == "propose"

@@ -6,30 +6,11 @@ import pytest
 import torch
 
 from rarelab import LinearProbe, PoolContext
-from rarelab._validation import InvalidParameterError
-from rarelab.strategies import (
-    NEEDS_BUDGET,
-    STRATEGIES,
-    TAAST,
-    CoreSet,
-    CosinePrototype,
-    Mullapudi,
-    Uncertainty,
-    adaptive_mode,
-    balancing_scores,
-    get_strategy,
-    k_center_greedy,
-    least_confidence_scores,
-    margin_scores,
-    min_sq_distances,
-    pseudo_negatives,
-    rarity_weights,
-    should_balance,
-    taast_scores,
-    weighted_entropy_scores,
-)
-from rarelab.strategies._singh import reconstruction_scores, train_autoencoder
-from rarelab.strategies._uncertainty import diversify_by_class
+from rarelab.exceptions import InvalidParameterError
+from rarelab.strategies import NEEDS_BUDGET, get_strategy, list_strategies
+from rarelab.strategies import CoreSet, CosinePrototype, Mullapudi, TAAST, Uncertainty, adaptive_mode, balancing_scores, k_center_greedy, least_confidence_scores, margin_scores, min_sq_distances, pseudo_negatives, rarity_weights, should_balance, taast_scores, weighted_entropy_scores
+from rarelab.strategies import reconstruction_scores, train_autoencoder
+from rarelab.strategies import diversify_by_class
 
 from .conftest import hand_made_proba
 
@@ -424,7 +405,7 @@ def _strategy(name):
 
 
 def test_taast_clip_never_falls_back_silently(real_ctx, monkeypatch):
-    from rarelab._validation import DataUnavailableError
+    from rarelab.exceptions import DataUnavailableError
     from rarelab.strategies import _taast
 
     def offline(*args, **kwargs):
@@ -438,7 +419,7 @@ def test_taast_clip_never_falls_back_silently(real_ctx, monkeypatch):
     assert cand.info["embeddings"] == "backbone features"
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list_strategies())
 class TestEveryStrategy:
     def test_contract(self, name, real_ctx):
         _, make = real_ctx
@@ -481,7 +462,7 @@ def test_unknown_strategy_and_missing_budget():
 
 
 def test_singh_hold_out_never_takes_a_rare_class_only_item_and_the_autoencoder_scales():
-    from rarelab.strategies._singh import LogitAutoencoder, holdout_mask
+    from rarelab.strategies import LogitAutoencoder, holdout_mask
 
     y = np.r_[np.repeat(np.arange(5), 40), 5, 6, 6]
     for seed in range(300):

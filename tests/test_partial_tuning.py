@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from rarelab import PartialFineTune, create_run, make_learner, open_run
-from rarelab._validation import InvalidParameterError
-from rarelab.models import build_model
-from rarelab.partial_tuning import ActivationCache, augment_view, split_backbone
+from rarelab import PartialFineTune, create_simulation, get_learner, open_simulation
+from rarelab.exceptions import InvalidParameterError
+from rarelab.features import get_backbone
+from rarelab.features import ActivationCache, augment_view, split_backbone
 
 
 def _partial(ds, **kw):
@@ -22,7 +22,7 @@ def _partial(ds, **kw):
 
 @pytest.mark.parametrize("tune_blocks", [1, 5, 16])
 def test_trunk_then_tail_is_the_backbone(tune_blocks):
-    model = build_model("efficientnet_lite0", 3, input_size=64).eval()
+    model = get_backbone("efficientnet_lite0", 3, input_size=64).eval()
     trunk, tail = split_backbone(model, tune_blocks)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -30,7 +30,7 @@ def test_trunk_then_tail_is_the_backbone(tune_blocks):
 
 
 def test_resnet_split_matches_too():
-    model = build_model("resnet18", 3, weights=None, input_size=64).eval()
+    model = get_backbone("resnet18", 3, weights=None, input_size=64).eval()
     trunk, tail = split_backbone(model, 2)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -39,9 +39,9 @@ def test_resnet_split_matches_too():
 
 def test_split_rejects_what_it_cannot_split():
     with pytest.raises(InvalidParameterError, match="tune_blocks"):
-        split_backbone(build_model("efficientnet_lite0", 3), 17)
+        split_backbone(get_backbone("efficientnet_lite0", 3), 17)
     with pytest.raises(InvalidParameterError, match="FineTune"):
-        split_backbone(build_model("small_cnn", 3), 1)
+        split_backbone(get_backbone("small_cnn", 3), 1)
 
 
 def test_augmented_views_shift_and_brighten_but_keep_the_image():
@@ -84,7 +84,7 @@ def test_partial_learner_is_deterministic_and_saves_exactly(tiny_signs, tmp_path
 
 def test_tuning_more_blocks_trains_them(tiny_signs):
     learner = _partial(tiny_signs, tune_blocks=3, epochs=1).fit(np.arange(200), tiny_signs.targets[:200])
-    fresh = build_model("efficientnet_lite0", 1, input_size=32)
+    fresh = get_backbone("efficientnet_lite0", 1, input_size=32)
     tuned, imagenet = learner.model_.features.net._blocks, fresh.features.net._blocks
     changed = [
         not torch.equal(a.state_dict()["_project_conv.weight"], b.state_dict()["_project_conv.weight"])
@@ -131,8 +131,8 @@ def test_activation_cache_resumes_after_a_kill(tiny_signs, tmp_path, monkeypatch
 def test_a_second_process_waits_for_the_cache_it_shares(tiny_signs, tmp_path, monkeypatch):
     import threading
 
-    from rarelab._locks import exclusive
-    from rarelab.datasets import ArrayDataset
+    from rarelab.utils import exclusive
+    from rarelab.data import ArrayDataset
 
     small = ArrayDataset(tiny_signs.images[:64], tiny_signs.targets[:64], tiny_signs.classes)
     kw = dict(backbone="efficientnet_lite0", input_size=32, tune_blocks=1, progress=False)
@@ -156,7 +156,7 @@ def test_a_second_process_waits_for_the_cache_it_shares(tiny_signs, tmp_path, mo
 
 
 def test_templates_share_their_datasets_activation_cache(tiny_signs, tmp_path, monkeypatch):
-    from rarelab.datasets import ArrayDataset
+    from rarelab.data import ArrayDataset
 
     monkeypatch.setenv("RARELAB_CACHE_DIR", str(tmp_path))
     kw = dict(backbone="efficientnet_lite0", input_size=32, tune_blocks=1, block=512, progress=False)
@@ -181,10 +181,10 @@ def test_templates_share_their_datasets_activation_cache(tiny_signs, tmp_path, m
 
 def test_a_partial_run_resumes_exactly(tiny_config, tmp_path):
     config = lambda: tiny_config(learner="partial", tune_blocks=1, views=1, epochs=2)  # noqa: E731
-    whole = create_run(config(), tmp_path / "whole", progress=False).run(2)
-    part = create_run(config(), tmp_path / "part", progress=False).run(1)
+    whole = create_simulation(config(), tmp_path / "whole", progress=False).run(2)
+    part = create_simulation(config(), tmp_path / "part", progress=False).run(1)
     part.store.close()
-    resumed = open_run(tmp_path / "part", progress=False).run(2)
+    resumed = open_simulation(tmp_path / "part", progress=False).run(2)
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
     assert strip(resumed.history_) == strip(whole.history_)
     assert np.array_equal(
@@ -193,12 +193,12 @@ def test_a_partial_run_resumes_exactly(tiny_config, tmp_path):
 
 
 def test_make_learner_passes_each_learner_its_own_settings(tiny_signs):
-    linear = make_learner("linear", dataset=tiny_signs, hidden=8, views=3, epochs=None)
+    linear = get_learner("linear", dataset=tiny_signs, hidden=8, views=3, epochs=None)
     assert linear.hidden == 8 and linear.epochs == 20 and not hasattr(linear, "views")
-    partial = make_learner("partial", dataset=tiny_signs, hidden=8, views=3, tune_blocks=2)
+    partial = get_learner("partial", dataset=tiny_signs, hidden=8, views=3, tune_blocks=2)
     assert (partial.views, partial.tune_blocks, partial.epochs) == (3, 2, 6)
     with pytest.raises(InvalidParameterError, match="linear"):
-        make_learner("frozen", dataset=tiny_signs)
+        get_learner("frozen", dataset=tiny_signs)
 
 
 def test_bad_partial_settings_are_clear_errors(tiny_signs):
@@ -233,4 +233,4 @@ def test_partial_learner_on_image_files(tmp_path):
 
 def test_every_learner_takes_weight_decay(tiny_signs):
     for name in ("linear", "partial", "finetune"):
-        assert make_learner(name, dataset=tiny_signs, weight_decay=0.01).weight_decay == 0.01
+        assert get_learner(name, dataset=tiny_signs, weight_decay=0.01).weight_decay == 0.01

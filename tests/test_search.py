@@ -183,7 +183,7 @@ def test_digit_folder_names_are_names(tmp_path):
 
 
 def test_flat_folder_as_labeled_set_says_what_to_do(tmp_path):
-    from rarelab._validation import DataUnavailableError
+    from rarelab.exceptions import DataUnavailableError
 
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "a.png").write_bytes(b"")
@@ -230,8 +230,8 @@ def test_kill_during_labeling_loses_no_label(search_folders, tmp_path):
 def test_scan_adds_new_pool_files_and_extracts_only_them(tmp_path):
     import shutil
 
-    from rarelab.datasets import write_demo_folders
-    from rarelab.feature_store import FeatureStore
+    from rarelab.data import write_demo_folders
+    from rarelab.features import FeatureStore
 
     demo = write_demo_folders(tmp_path / "demo", n_pool=200, n_seed=5, random_state=1)
     store = tmp_path / "store"
@@ -265,7 +265,7 @@ def test_scan_adds_new_pool_files_and_extracts_only_them(tmp_path):
 def test_a_deleted_feature_store_is_rebuilt_on_reopen(tmp_path):
     import shutil
 
-    from rarelab.datasets import write_demo_folders
+    from rarelab.data import write_demo_folders
 
     demo = write_demo_folders(tmp_path / "demo", n_pool=60, n_seed=4, random_state=2)
     store = tmp_path / "store"

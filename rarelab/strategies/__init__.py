@@ -3,7 +3,7 @@
 One module per paper's method; every strategy follows :class:`Strategy`'s contract.
 """
 
-from .._validation import param_error
+from ..utils import Registry, param_error
 from ._balancing import Balanced, balancing_scores, should_balance
 from ._base import Candidates, PoolContext, Strategy
 from ._basic import MaxEntropy, RandomSampling, RareSoftmax
@@ -28,7 +28,8 @@ from ._uncertainty import (
     weighted_entropy_scores,
 )
 
-_FACTORIES = {
+_REGISTRY = Registry("strategy", owner="get_strategy")
+for _name, _factory in {
     "rare-softmax": RareSoftmax,
     "entropy": MaxEntropy,
     "random": RandomSampling,
@@ -37,11 +38,11 @@ _FACTORIES = {
     "entropy-inv-div": lambda: Uncertainty("entropy", inverted=True, diversified=True),
     "margin-inv-div": lambda: Uncertainty("margin", inverted=True, diversified=True),
     "least-confidence-inv-div": lambda: Uncertainty("least-confidence", inverted=True, diversified=True),
-    "entropy-inv-div+balancing": lambda budget: Balanced(
+    "entropy-inv-div+balancing": lambda *, budget: Balanced(
         Uncertainty("entropy", inverted=True, diversified=True), budget=budget
     ),
     "coreset": CoreSet,
-    "coreset+balancing": lambda budget: Balanced(CoreSet(), budget=budget),
+    "coreset+balancing": lambda *, budget: Balanced(CoreSet(), budget=budget),
     "cosine": CosinePrototype,
     "mullapudi": Mullapudi,
     "singh-mcm": MinorityClassMining,
@@ -51,26 +52,35 @@ _FACTORIES = {
     "taast-clip": lambda: TAAST(embeddings="clip"),
     "protonet": ProtoNet,
     "relationnet": RelationNet,
-}
-STRATEGIES = tuple(_FACTORIES)
-NEEDS_BUDGET = tuple(n for n in STRATEGIES if n.endswith("+balancing"))
+}.items():
+    _REGISTRY.register(_name, _factory)
+NEEDS_BUDGET = tuple(n for n in _REGISTRY.names() if n.endswith("+balancing"))
 
 
 def get_strategy(name: str, *, budget: int | None = None, **params) -> Strategy:
-    """A strategy by its name (``rarelab run --strategies``); ``budget`` (total labels) only
-    for the balancing variants."""
-    if name not in _FACTORIES:
-        raise param_error("get_strategy", "name", f"one of {sorted(STRATEGIES)}", name)
+    """The strategy ``name`` (see :func:`list_strategies`; ``rarelab compare --strategies``).
+
+    ``budget`` (total labels of the search) is required by the balancing variants
+    (:data:`NEEDS_BUDGET`) and refused by the others; other ``params`` go to the strategy's
+    constructor, and ones it does not take raise an error naming them.
+    """
+    _REGISTRY.check(name)
     if name in NEEDS_BUDGET:
         if budget is None:
             raise param_error("get_strategy", "budget", f"the total labeling budget for {name!r}", None)
-        return _FACTORIES[name](budget, **params)
-    return _FACTORIES[name](**params)
+        params["budget"] = budget
+    elif budget is not None:
+        raise param_error("get_strategy", "budget", f"None: {name!r} has no budget", budget)
+    return _REGISTRY.get(name, **params)
+
+
+def list_strategies() -> tuple[str, ...]:
+    """Names :func:`get_strategy` knows, in the order of the README's table."""
+    return _REGISTRY.names()
 
 
 __all__ = [
     "NEEDS_BUDGET",
-    "STRATEGIES",
     "TAAST",
     "Balanced",
     "Candidates",
@@ -93,6 +103,7 @@ __all__ = [
     "cosine_to_centroid",
     "entropy_scores",
     "get_strategy",
+    "list_strategies",
     "k_center_greedy",
     "least_confidence_scores",
     "margin_scores",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_int, param_error
+from ..utils import check_int, param_error
 from ._base import Candidates, PoolContext, Strategy
 from ._geometry import class_prototypes
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_random_state, param_error
+from ..utils import check_int, check_random_state, param_error
 from ._scores import select_top
 
 

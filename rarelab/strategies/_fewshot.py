@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_int, check_random_state, derive_seed, param_error
+from ..utils import check_int, check_random_state, derive_seed, param_error
 from ._base import PoolContext, Strategy
 
 
@@ -149,8 +149,8 @@ class _FewShot(Strategy):
 
     def _fit_backbone(self, ctx: PoolContext, rng: np.random.Generator, block: int = 1024):
         """Episodes on images: the learner's backbone and the few-shot network train together."""
-        from ..devices import choose_device
-        from ..models import build_model
+        from ..features import get_backbone
+        from ..utils import choose_device
 
         learner, dataset = ctx.learner, ctx.extras.get("dataset")
         if dataset is None or not hasattr(learner, "backbone"):
@@ -159,14 +159,14 @@ class _FewShot(Strategy):
                 "backbone",
                 "'frozen' here",
                 "finetune",
-                "Fine-tuning needs the search's dataset and learner (ActiveSearch passes them).",
+                "Fine-tuning needs the search's dataset and learner (ActiveLoop passes them).",
             )
         dev = choose_device(getattr(learner, "device", None))
         size = dataset.image_size
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(rng))
             weights = None if learner.backbone == "small_cnn" else "DEFAULT"
-            net = build_model(learner.backbone, 1, weights=weights, input_size=getattr(learner, "input_size", None))
+            net = get_backbone(learner.backbone, 1, weights=weights, input_size=getattr(learner, "input_size", None))
             self.embedding_ = _Embedding(net.feature_dim, self.hidden, self.dim)
             extra = self._extra_modules()
         net, self.embedding_ = net.to(dev).train(), self.embedding_.to(dev)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_random_state
+from ..utils import check_random_state
 from ._base import Candidates, PoolContext, Strategy
 
 CHUNK = 4096

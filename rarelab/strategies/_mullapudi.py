@@ -1,7 +1,7 @@
 """Mullapudi et al., *Learning rare category classifiers on a tight labeling budget*
 (ICCV 2021), Algorithm 1 and Sec. 3, adapted to rarelab's rounds.
 
-One round of :class:`~rarelab.ActiveSearch` is one inner iteration j of Algorithm 1, with
+One round of :class:`~rarelab.ActiveLoop` is one inner iteration j of Algorithm 1, with
 B = ``per_class`` labels per rare class; the learner's per-round training plays the deep
 model update, and the cached features it embeds are refreshed every ``Q`` rounds
 (line 20). Each rare class is a binary problem: its positives L_p against L_n, the items
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from .._validation import check_int, check_random_state, derive_seed
+from ..utils import check_int, check_random_state, derive_seed
 from ._base import PoolContext, Strategy
 from ._geometry import cosine_to_centroid, normalize_rows
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import (
-    check_class,
-    check_int,
-    check_probabilities,
-    check_random_state,
-    param_error,
-)
+from ..utils import check_class, check_int, check_probabilities, check_random_state, param_error
 
 
 def rare_class_scores(proba, cls: int) -> np.ndarray:

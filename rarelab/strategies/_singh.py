@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_random_state, derive_seed
+from ..utils import check_random_state, derive_seed
 from ._base import PoolContext, Strategy
 
 

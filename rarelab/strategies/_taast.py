@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .._validation import DataUnavailableError, check_random_state, derive_seed, param_error
+from ..exceptions import DataUnavailableError
+from ..utils import check_random_state, derive_seed, param_error
 from ._base import Candidates, PoolContext, Strategy
 from ._geometry import normalize_rows
 from ._scores import entropy_scores

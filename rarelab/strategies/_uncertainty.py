@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_probabilities, check_random_state, param_error
+from ..utils import check_probabilities, check_random_state, param_error
 from ._base import Candidates, PoolContext, Strategy
 from ._scores import entropy_scores
 

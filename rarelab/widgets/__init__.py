@@ -1,11 +1,11 @@
-"""Notebook widgets: thin views over the headless core (``ActiveSearch``, plots, projections).
+"""Notebook widgets: thin views over the headless core (``ActiveLoop``, plots, projections).
 
 Every button, key or selection calls a core function that a script can call too.
 """
 
-from .gallery import CandidateGallery
-from .projection import ProjectionView
-from .stepper import LoopStepper
-from .toy import ToyExplorer
+from ._gallery import CandidateGallery
+from ._projection import ProjectionView
+from ._stepper import LoopStepper
+from ._toy import ToyExplorer
 
 __all__ = ["CandidateGallery", "LoopStepper", "ProjectionView", "ToyExplorer"]

@@ -3,18 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
-
-import numpy as np
-from PIL import Image
-
-
-def png_bytes(image: np.ndarray, size: int = 96) -> bytes:
-    """PNG of an RGB array, upscaled without blurring so small signs stay legible."""
-    im = Image.fromarray(image).resize((size, size), Image.NEAREST)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def shows_errors(output):

@@ -1,0 +1,36 @@
+"""``rarelab``: the headless command line over the same core the widgets use.
+
+Declarations (every option and help text) live in :mod:`rarelab.cli._parser`, command
+bodies (a few core calls each) in :mod:`rarelab.cli._commands`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+
+from ..exceptions import RarelabError
+from ._commands import COMMANDS
+from ._parser import add_simulation_arguments, build_parser, config_from_args, parse_seeds, parse_strategies
+
+
+def main(argv=None) -> int:
+    """Run ``rarelab`` with ``argv`` (``sys.argv[1:]`` by default); returns the exit code.
+
+    Everything a user can cause (bad input, a missing or unreadable file, a locked store)
+    is one line on standard error and exit code 2, never a traceback.
+    """
+    a = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[a.command](a)
+    except (RarelabError, OSError, json.JSONDecodeError, sqlite3.Error) as exc:
+        kind = "" if isinstance(exc, RarelabError) else type(exc).__name__ + ": "
+        print(f"rarelab: error: {kind}{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rarelab: interrupted; every committed label and feature chunk is kept.", file=sys.stderr)
+        return 130
+
+
+__all__ = ["add_simulation_arguments", "build_parser", "config_from_args", "main", "parse_seeds", "parse_strategies"]

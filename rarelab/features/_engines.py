@@ -1,0 +1,46 @@
+"""Feature-extraction engines by name: who decodes and embeds the files a store lacks.
+
+An engine is a generator function ``(keys, *, backbone, weights, input_size, num_workers,
+batch_size, device, address) -> (positions, float32 features, failures)`` batches; the
+calling process writes what it yields to the :class:`FeatureStore`, so every engine gives
+the same features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import iter_decoded
+from ..utils import Registry
+from ._backbones import get_backbone
+from ._embed import embed_images
+from ._ray import ray_batches
+
+
+def local_batches(keys, *, backbone, weights, input_size, num_workers, batch_size=64, device=None, address=None):
+    """This process embeds; a multi-worker DataLoader decodes (``address`` is Ray's, unused here)."""
+    model = get_backbone(backbone, 1, weights=weights, input_size=input_size)
+    for pos, images, failed in iter_decoded(
+        [k.path for k in keys], input_size, batch_size=batch_size, num_workers=num_workers
+    ):
+        feats = (
+            embed_images(model, images.numpy(), batch_size=batch_size, device=device, progress=False)
+            if len(pos)
+            else np.empty((0, model.feature_dim), np.float32)
+        )
+        yield pos, feats, failed
+
+
+_ENGINES = Registry("engine", owner="get_engine")
+_ENGINES.register("local", local_batches, summary="DataLoader workers decode, this process embeds")
+_ENGINES.register("ray", ray_batches, summary="Ray Data decodes and embeds on every node (pip install 'rarelab[ray]')")
+
+
+def get_engine(name: str):
+    """The extraction engine ``name`` (``"local"`` or ``"ray"``), a batch generator function."""
+    return _ENGINES.factory(name)
+
+
+def list_engines() -> tuple[str, ...]:
+    """Names :func:`get_engine` knows."""
+    return _ENGINES.names()

@@ -1,0 +1,55 @@
+"""Learners: what the active loop trains each round, and how it predicts.
+
+Every learner subclasses :class:`Learner` and trains with one shared epoch loop
+(:func:`train_epochs`).
+
+* :class:`LinearProbe` (``"linear"``): a head on frozen, cached ImageNet features; seconds
+  per round on a CPU.
+* :class:`PartialFineTune` (``"partial"``): the backbone's last blocks and the head on
+  cached trunk activations with augmented views; minutes per round on a CPU.
+* :class:`FineTune` (``"finetune"``): the whole network with random-crop augmentation, as
+  the paper does; the GPU path.
+"""
+
+from ..utils import Registry
+from ._base import EpochCallback, Learner, train_epochs
+from ._finetune import FineTune
+from ._linear import LinearProbe
+from ._partial import PartialFineTune
+
+_REGISTRY = Registry("learner", owner="get_learner")
+_REGISTRY.register("linear", LinearProbe, summary="a head on frozen, cached backbone features (CPU, seconds per round)")
+_REGISTRY.register("partial", PartialFineTune, summary="the backbone's last blocks and the head on cached activations")
+_REGISTRY.register("finetune", FineTune, summary="the whole network, random-crop augmentation (the GPU path)")
+
+
+def get_learner(name: str, *, dataset, **params) -> Learner:
+    """The learner ``name`` (see :func:`list_learners`) on ``dataset``.
+
+    Parameters it does not take raise :class:`~rarelab.exceptions.InvalidParameterError`
+    naming them; ``None`` values mean the learner's default.
+    """
+    return _REGISTRY.get(name, dataset=dataset, **{k: v for k, v in params.items() if v is not None})
+
+
+def list_learners() -> tuple[str, ...]:
+    """Names :func:`get_learner` knows: ``("linear", "partial", "finetune")``."""
+    return _REGISTRY.names()
+
+
+def learner_params(name: str) -> tuple[str, ...]:
+    """The keyword parameters of learner ``name`` (a config keeps settings of every learner)."""
+    return _REGISTRY.params(name)
+
+
+__all__ = [
+    "EpochCallback",
+    "FineTune",
+    "Learner",
+    "LinearProbe",
+    "PartialFineTune",
+    "get_learner",
+    "learner_params",
+    "list_learners",
+    "train_epochs",
+]

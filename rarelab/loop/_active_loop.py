@@ -1,0 +1,433 @@
+"""The active loop as a steppable object: train -> propose -> label -> commit -> next round.
+
+Every phase is a method a notebook cell or a widget can call on its own; ``step`` runs
+one round with the oracle and ``simulate`` only calls ``step``. Persistence is the
+:class:`LabelStore`, the per-round measures the :class:`RoundLog`; the loop holds the
+phase rules.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import PhaseError
+from ..learners import Learner
+from ..reporting import n_rare, rare_f1
+from ..strategies import Candidates, PoolContext, Strategy
+from ..utils import check_int, describe, param_error
+from ._candidates import rank_for_class
+from ._checks import check_labels, check_split
+from ._export import export_labels
+from ._label_store import NOT_RARE, LabelStore
+from ._round_log import RoundLog, commit_measures
+
+PHASES = ("train", "propose", "label")
+_NEXT_CALL = {"train": "train()", "propose": "propose()", "label": "label(...) then commit()"}
+
+
+class ActiveLoop:
+    """Search an unlabeled pool for rare classes, round by round (the paper's Algorithm 1).
+
+    The same object serves a *search* (a person labels through :meth:`label`) and a
+    *simulation* (an ``oracle`` labels, as in the paper's experiments).
+
+    Parameters
+    ----------
+    dataset : ArrayDataset or FileDataset
+        Every item's image (or file). Its ``targets``, if any, are never read: the known
+        labels come with the split, the pool's from the oracle or a person.
+    split : Split
+        Seed (training) items with their labels, validation items (labels optional: F1 is
+        reported only with them) and the unlabeled pool.
+    learner : Learner
+        Built on ``dataset`` (:func:`rarelab.learners.get_learner`).
+    strategy : Strategy
+    per_class : int
+        N, the items proposed per rare class and round (the paper uses 50).
+    oracle : callable ``ids -> labels``, optional
+        :class:`~rarelab.simulation.SimulatedOracle` to reproduce the paper; ``None`` when a
+        person labels through :meth:`label`.
+    run_dir : path, optional
+        Where the label store, ``model.pt`` and ``metrics.csv`` live. An existing run resumes.
+    random_state : int, optional
+        Seeds the strategy's choices; round ``t`` uses ``(random_state, t)``.
+    name, seed : shown in ``metrics.csv`` (``strategy`` and ``seed`` columns).
+
+    Raises
+    ------
+    InvalidParameterError
+        A split that does not fit ``dataset``, a learner on another dataset, or a run
+        directory holding another split.
+
+    Examples
+    --------
+    >>> with ActiveLoop(dataset=ds, split=split, learner=learner,  # doctest: +SKIP
+    ...                 strategy=RareSoftmax(), oracle=SimulatedOracle(ds.targets)) as loop:
+    ...     loop.simulate(rounds=5).history_
+    """
+
+    def __init__(
+        self,
+        *,
+        dataset,
+        split,
+        learner: Learner,
+        strategy: Strategy,
+        per_class: int = 50,
+        oracle=None,
+        run_dir=None,
+        random_state: int = 0,
+        name: str | None = None,
+        seed=None,
+    ):
+        self.dataset = dataset
+        self.split = split
+        self.learner = learner
+        self.strategy = strategy
+        self.per_class = check_int("ActiveLoop", "per_class", per_class, low=1)
+        self.oracle = oracle
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.random_state = check_int("ActiveLoop", "random_state", random_state, low=0)
+        self.name = name or getattr(strategy, "name", type(strategy).__name__)
+        self.seed = random_state if seed is None else seed
+        self.rare_classes = tuple(int(c) for c in split.rare_classes)
+        if not isinstance(learner, Learner):
+            raise param_error("ActiveLoop", "learner", "a rarelab.learners.Learner", type(learner).__name__)
+        if learner.dataset is not dataset:
+            raise param_error(
+                "ActiveLoop",
+                "learner",
+                "a learner built on the same dataset object",
+                f"{type(learner).__name__}(dataset={getattr(learner.dataset, 'name', '?')!r})",
+                "Pass the dataset you give ActiveLoop to the learner as well.",
+            )
+        check_split(dataset, split, per_class=self.per_class, oracle=oracle)
+        self._pool_sorted = np.sort(np.asarray(split.pool, dtype=np.int64))
+        self.store = self._open_store()
+        csv_path = None if self.run_dir is None else self.run_dir / "metrics.csv"
+        self.log = RoundLog(self.store, csv_path, strategy=self.name, seed=self.seed)
+        self._restore()
+
+    # -- set-up and resumption -----------------------------------------------------------
+    def _open_store(self) -> LabelStore:
+        path = ":memory:" if self.run_dir is None else self.run_dir / "labels.sqlite"
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        store = LabelStore(path)
+        saved = store.load_split_ids()
+        if saved is None:
+            store.save_split(self.split)
+            store.set("rare_classes", list(self.rare_classes))
+        elif not all(np.array_equal(saved[p], np.sort(getattr(self.split, p))) for p in saved):
+            store.close()
+            raise param_error(
+                "ActiveLoop",
+                "split",
+                f"the split stored in {self.run_dir}",
+                "a different split",
+                "Reopen the run with its own config (open_simulation / open_search) or choose a new run_dir.",
+            )
+        return store
+
+    def _restore(self):
+        self.round_ = self.store.get("round", 0)
+        phase = self.store.get("phase", "train")
+        self.candidates_ = None
+        if phase == "label":
+            rows = self.store.candidates(self.round_)
+            self.candidates_ = Candidates(
+                np.array([r[0] for r in rows], dtype=np.int64),
+                np.array([r[1] for r in rows], dtype=np.int64),
+                np.array([r[2] for r in rows]),
+            )
+            self.candidate_proba_ = np.array([json.loads(r[3]) for r in rows]).reshape(len(rows), -1)
+        # The model of this round is in the run directory: reopening does not retrain.
+        model = self._model_path()
+        if (
+            phase in ("propose", "label")
+            and model is not None
+            and model.exists()
+            and self.store.get("model_round") == self.round_
+        ):
+            self.learner.load(model)
+        elif phase == "propose":
+            phase = "train"
+        self.phase_ = phase
+
+    def _model_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / "model.pt"
+
+    def close(self) -> None:
+        """Close the run's store; the object is unusable afterwards. Idempotent."""
+        self.store.close()
+
+    def __enter__(self) -> ActiveLoop:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def history_(self) -> list[dict]:
+        """Every round's record so far (see :class:`RoundLog`)."""
+        return self.log.history
+
+    def _training_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """Initial training items plus committed labels (NOT_RARE ones train nothing): one store read."""
+        committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
+        train = np.asarray(self.split.train, dtype=np.int64)
+        ids = np.concatenate([train, np.fromiter(committed.keys(), dtype=np.int64, count=len(committed))])
+        labels = np.concatenate(
+            [self.split.train_labels, np.fromiter(committed.values(), dtype=np.int64, count=len(committed))]
+        )
+        return ids, labels
+
+    @property
+    def train_ids_(self) -> np.ndarray:
+        return self._training_set()[0]
+
+    @property
+    def train_labels_(self) -> np.ndarray:
+        return self._training_set()[1]
+
+    @property
+    def pseudo_(self) -> tuple[np.ndarray, np.ndarray]:
+        """Machine labels the strategy proposed for the next training (items still in the pool)."""
+        ids, labels = self.store.get("pseudo", [[], []])
+        ids, labels = np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+        keep = ~np.isin(ids, np.fromiter(self.store.labels(committed=True).keys(), dtype=np.int64))
+        return ids[keep], labels[keep]
+
+    @property
+    def pool_ids_(self) -> np.ndarray:
+        """Pool items not yet committed (labels waiting for commit keep their item in the pool)."""
+        done = np.fromiter(self.store.labels(committed=True).keys(), dtype=np.int64)
+        return np.setdiff1d(self.split.pool, done)
+
+    @property
+    def pending_labels_(self) -> dict[int, int]:
+        """Labels given this round and not yet committed, by item id."""
+        return self.store.labels(committed=False)
+
+    def allowed(self) -> dict[str, bool]:
+        """Which calls the current phase allows: ``train``, ``propose``, ``label``, ``commit``,
+        ``label_with_oracle``, ``step`` and ``simulate``. Views enable their buttons from this."""
+        p, oracle = self.phase_, self.oracle is not None
+        return {
+            "train": p in ("train", "propose"),
+            "propose": p == "propose",
+            "label": p == "label",
+            "commit": p == "label",
+            "label_with_oracle": p == "label" and oracle,
+            "step": oracle,
+            "simulate": oracle,
+        }
+
+    def _expect(self, *phases):
+        if self.phase_ not in phases:
+            raise PhaseError(
+                f"ActiveLoop is in phase {self.phase_!r} of round {self.round_}; "
+                f"this call needs phase {' or '.join(map(repr, phases))}. Call {_NEXT_CALL[self.phase_]} next."
+            )
+
+    def ranked_candidates(self, rare_class: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Item ids and P(``rare_class``) of that class's current candidates, highest first.
+
+        The one ranking every view shows (gallery, ``candidates.csv``); empty outside the
+        ``label`` phase.
+        """
+        if self.candidates_ is None:
+            return np.empty(0, np.int64), np.empty(0)
+        pos = rank_for_class(self.candidates_.target, self.candidate_proba_, self.rare_classes, rare_class, k)
+        col = self.rare_classes.index(rare_class)
+        return self.candidates_.ids[pos], self.candidate_proba_[pos, col]
+
+    # -- phases ------------------------------------------------------------------------
+    def train(self):
+        """Fit the learner on the current training set and score rare-class F1 on validation.
+
+        Allowed again before :meth:`propose` (to retrain with other settings).
+        """
+        self._expect("train", "propose")
+        t0 = time.perf_counter()
+        ids, labels = self._training_set()
+        p_ids, p_labels = self.pseudo_
+        self.learner.fit(np.concatenate([ids, p_ids]), np.concatenate([labels, p_labels]))
+        f1 = None  # absent, not zero, when nobody supplied validation labels
+        if self.split.has_val_labels:
+            pred = self.learner.predict_proba(self.split.val).argmax(axis=1)
+            f1 = rare_f1(self.split.val_labels, pred, self.rare_classes)
+        record = {
+            "round": self.round_,
+            "labels_used": int(len(self.store.labels(committed=True))),
+            "n_rare": n_rare(labels, self.rare_classes),
+            "f1_rare": f1,
+            "hits": None,
+            "precision": None,
+            "n_candidates": None,
+            "hits_per_class": {},
+            "train_size": int(len(ids) + len(p_ids)),
+            "pseudo_labels": int(len(p_ids)),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "device": describe(self.learner.device_) if hasattr(self.learner, "device_") else "",
+        }
+        state = {"round": self.round_, "phase": "propose"}
+        if self._model_path() is not None:
+            self.learner.save(self._model_path())  # atomic; the phase says "propose" only after it is on disk
+            state["model_round"] = self.round_
+        self.log.save(record, state)
+        self.phase_ = "propose"
+        return self
+
+    def _context(self, pool: np.ndarray, proba: np.ndarray) -> PoolContext:
+        search_labels = self.store.labels(committed=True)
+        train_ids, train_labels = self._training_set()
+        return PoolContext(
+            pool_ids=pool,
+            proba=proba,
+            rare_classes=self.rare_classes,
+            train_ids=train_ids,
+            train_labels=train_labels,
+            learner=self.learner,
+            n_classes=len(self.dataset.classes),
+            extras={
+                "round": self.round_,
+                "labels_used": len(search_labels),
+                "search_labels": search_labels,
+                "dataset": self.dataset,
+                "search_targets": self.store.candidate_targets(),
+            },
+        )
+
+    def propose(self) -> Candidates:
+        """Score the pool with the strategy; returns the candidates (best first) and stores them."""
+        self._expect("propose")
+        pool = self.pool_ids_
+        proba = self.learner.predict_proba(pool)
+        per_class = min(self.per_class, len(pool) // len(self.rare_classes))
+        if per_class < 1:
+            raise param_error(
+                "ActiveLoop",
+                "per_class",
+                "at most pool size / number of rare classes",
+                self.per_class,
+                f"Only {len(pool)} pool items are left.",
+            )
+        rng = np.random.default_rng([self.random_state, self.round_])
+        cand = self.strategy.query(self._context(pool, proba), per_class=per_class, random_state=rng)
+        pos = np.searchsorted(pool, cand.ids)
+        self.candidate_proba_ = proba[pos][:, list(self.rare_classes)]
+        record = self.log.current(self.round_)
+        record["strategy_info"] = {k: str(v) for k, v in cand.info.items()}
+        if self.oracle is not None and len(cand.pseudo_ids):
+            # A simulation's measure (the oracle is the one reader of pool labels): rare pool
+            # items the strategy machine-labeled as another class, lost to the search.
+            truth = np.asarray(self.oracle(cand.pseudo_ids))
+            record["pseudo_rare_mislabeled"] = int(
+                np.sum(np.isin(truth, self.rare_classes) & (truth != cand.pseudo_labels))
+            )
+        self.store.save_round(self.round_, record)
+        self.store.save_candidates(
+            self.round_,
+            cand.ids,
+            cand.target,
+            cand.score,
+            self.candidate_proba_,
+            {"round": self.round_, "phase": "label", "pseudo": [cand.pseudo_ids.tolist(), cand.pseudo_labels.tolist()]},
+        )
+        self.log.refresh()
+        self.candidates_ = cand
+        self.phase_ = "label"
+        return cand
+
+    def label(self, ids, labels, *, source: str = "person"):
+        """Record labels for pool items; each call is stored at once.
+
+        ``labels`` are class ids, or :data:`rarelab.loop.NOT_RARE` (-1) for an item that
+        is in no rare class when its exact class is unknown.
+        """
+        self._expect("label")
+        ids, labels = check_labels(ids, labels, len(self.dataset.classes))
+        # Membership by binary search, not a set difference over the whole pool: a person
+        # labeling one item at a time in a million-item pool must not wait for it.
+        pos = np.minimum(np.searchsorted(self._pool_sorted, ids), max(0, len(self._pool_sorted) - 1))
+        in_pool = (self._pool_sorted[pos] == ids) if len(self._pool_sorted) else np.zeros(len(ids), bool)
+        outside = np.union1d(ids[~in_pool], self.store.committed_among(ids[in_pool]))
+        if len(outside):
+            raise param_error(
+                "ActiveLoop.label",
+                "ids",
+                "ids of items still in the pool",
+                outside[:5].tolist(),
+                "Only unlabeled pool items can be labeled.",
+            )
+        paths = getattr(self.dataset, "paths", None)
+        self.store.add(
+            ids, labels, round=self.round_, source=source, paths=None if paths is None else [paths[i] for i in ids]
+        )
+        return self
+
+    def unlabel(self, ids):
+        """Withdraw labels given this round (before commit)."""
+        self._expect("label")
+        self.store.remove(np.atleast_1d(ids))
+        return self
+
+    def label_with_oracle(self):
+        """Let the oracle label every candidate not labeled yet."""
+        self._expect("label")
+        if self.oracle is None:
+            raise PhaseError(
+                "This ActiveLoop has no oracle: label the candidates with label(ids, labels) and call commit()."
+            )
+        todo = np.setdiff1d(self.candidates_.ids, np.fromiter(self.pending_labels_.keys(), dtype=np.int64))
+        if len(todo):
+            self.label(todo, self.oracle(todo), source="oracle")
+        return self
+
+    def commit(self):
+        """Move this round's labeled items into training and start the next round."""
+        self._expect("label")
+        record = self.log.current(self.round_)
+        record.update(commit_measures(self.pending_labels_, self.candidates_, self.rare_classes))
+        self.log.commit(record, {"round": self.round_ + 1, "phase": "train"})
+        self.round_ += 1
+        self.phase_ = "train"
+        self.candidates_ = None
+        return self
+
+    # -- drivers -----------------------------------------------------------------------
+    def step(self):
+        """One full round with the oracle: train, propose, label, commit."""
+        if self.phase_ == "train":
+            self.train()
+        if self.phase_ == "propose":
+            self.propose()
+        self.label_with_oracle()
+        return self.commit()
+
+    def simulate(self, rounds: int):
+        """Run query rounds with the oracle until round ``rounds``, then train once more to
+        measure the final model (the paper's protocol)."""
+        rounds = check_int("ActiveLoop.simulate", "rounds", rounds, low=0)
+        while self.round_ < rounds:
+            self.step()
+        if self.phase_ == "train":
+            self.train()
+        return self
+
+    def export_labels(self, path) -> Path:
+        """Write every label given so far as CSV (see :func:`rarelab.loop.export_labels`)."""
+        return export_labels(self.store, self.dataset.classes, path)
+
+    def __repr__(self) -> str:
+        return (
+            f"ActiveLoop(strategy={self.name!r}, rare_classes={len(self.rare_classes)}, "
+            f"per_class={self.per_class}, round={self.round_}, phase={self.phase_!r}, "
+            f"train={len(self.split.train)}, pool={len(self.split.pool)})"
+        )

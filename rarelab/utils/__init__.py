@@ -1,0 +1,38 @@
+"""Helpers every subpackage shares: input checks, atomic writes, caches, locks, devices,
+progress and the registry pattern. Not specific to rare-class search."""
+
+from ._atomic import atomic_path, write_atomic
+from ._cache import cache_dir, dataset_key, save_npz_atomic
+from ._config import read_json_config
+from ._devices import choose_device, describe
+from ._locks import exclusive
+from ._progress import interactive
+from ._registry import Registry
+from ._validation import (
+    check_class,
+    check_int,
+    check_probabilities,
+    check_random_state,
+    derive_seed,
+    param_error,
+)
+
+__all__ = [
+    "Registry",
+    "atomic_path",
+    "cache_dir",
+    "check_class",
+    "check_int",
+    "check_probabilities",
+    "check_random_state",
+    "choose_device",
+    "dataset_key",
+    "derive_seed",
+    "describe",
+    "exclusive",
+    "interactive",
+    "param_error",
+    "read_json_config",
+    "save_npz_atomic",
+    "write_atomic",
+]

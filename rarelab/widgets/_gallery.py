@@ -1,0 +1,191 @@
+"""``CandidateGallery``: inspect and label one rare class's top candidates in a notebook."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import anywidget
+import numpy as np
+import traitlets
+
+from ..exceptions import RarelabError
+from ..loop import NOT_RARE
+from ..reporting import format_probability, gallery_html
+from ..utils import check_int, param_error
+from ._assets import asset
+
+
+class CandidateGallery(anywidget.AnyWidget):
+    """The top-k candidates of a rare class as an image grid with inline labeling (Fig. 2).
+
+    A thin view of an :class:`~rarelab.loop.ActiveLoop` in its ``label`` phase: every click
+    or key becomes ``search.label`` / ``search.unlabel`` / ``search.commit``, the same
+    calls a script makes, so each label is in the run's store the moment it is given.
+
+    Parameters
+    ----------
+    search : ActiveLoop
+        A search or a simulation.
+    rare_class : int, optional
+        Which rare class to show; the first by default.
+    k : int
+        Show at most this many candidates (best first).
+    shortcuts : dict of str to int, optional
+        Digit keys that assign other classes, e.g. ``{"1": 14}``.
+    thumb_size, preview_size : int
+        Sides of the thumbnails (all in one binary message per page) and of the focused
+        item's larger preview (sent when the focus moves), decoded from the original files.
+    """
+
+    _esm = asset("gallery.js")
+    _css = asset("gallery.css")
+
+    pixels = traitlets.Bytes(b"").tag(sync=True)
+    thumb_shape = traitlets.List(traitlets.Int(), default_value=[0, 0]).tag(sync=True)
+    items = traitlets.List(traitlets.Dict()).tag(sync=True)
+    labels = traitlets.Dict().tag(sync=True)
+    rare_class = traitlets.Int(0).tag(sync=True)
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    shortcuts = traitlets.Dict().tag(sync=True)
+    reference = traitlets.Bytes(b"").tag(sync=True)
+    reference_caption = traitlets.Unicode("training sample").tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        search,
+        *,
+        rare_class: int | None = None,
+        k: int = 100,
+        shortcuts=None,
+        thumb_size: int = 96,
+        preview_size: int = 256,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.search = search
+        self.k = k
+        self.thumb_size = check_int("CandidateGallery", "thumb_size", thumb_size, low=96, high=512)
+        self.preview_size = check_int("CandidateGallery", "preview_size", preview_size, low=96, high=1024)
+        rare = search.rare_classes
+        rare_class = rare[0] if rare_class is None else rare_class
+        if rare_class not in rare:
+            raise param_error(
+                "CandidateGallery", "rare_class", f"one of the search's rare classes {list(rare)}", rare_class
+            )
+        n_classes = len(search.dataset.classes)
+        shortcuts = {str(d): int(c) for d, c in (shortcuts or {}).items()}
+        bad = {d: c for d, c in shortcuts.items() if not (len(d) == 1 and d.isdigit() and 0 <= c < n_classes)}
+        if bad:
+            raise param_error(
+                "CandidateGallery", "shortcuts", f"digit keys mapped to class ids in [0, {n_classes - 1}]", bad
+            )
+        self.class_names = list(search.dataset.classes)
+        self.shortcuts = shortcuts
+        self.rare_class = int(rare_class)
+        self.on_msg(self._on_message)
+        self.refresh()
+
+    def candidate_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Item ids and P(rare class) of the candidates shown, best first (the loop's one ranking)."""
+        return self.search.ranked_candidates(self.rare_class, self.k)
+
+    def refresh(self) -> None:
+        """Reload candidates and labels from the search (after propose or commit)."""
+        s, ds = self.search, self.search.dataset
+        ids, p = self.candidate_table()
+        side = self.thumb_size
+        train = s.split.train[s.split.train_labels == self.rare_class]
+        ref_id = s.split.synthetic.get(self.rare_class, train[0] if len(train) else None)
+        with self.hold_sync():
+            self.thumb_shape = [side, side]
+            # Thumbnails come from the original images at display size, read only for this page.
+            self.pixels = np.ascontiguousarray(ds.load_images(ids, side)).tobytes()
+            self.reference = b"" if ref_id is None else np.ascontiguousarray(ds.load_images([ref_id], side)).tobytes()
+            self.reference_caption = "template" if self.rare_class in s.split.synthetic else "training sample"
+            self.items = [{"id": int(i), "rank": k + 1, "p": float(q)} for k, (i, q) in enumerate(zip(ids, p))]
+            self.title = (
+                f"{ds.classes[self.rare_class]}: round {s.round_}, top {len(ids)} candidates"
+                if len(ids)
+                else f"{ds.classes[self.rare_class]}: no candidates (phase {s.phase_!r})"
+            )
+            self._sync_labels()
+
+    def _sync_labels(self) -> None:
+        shown = {it["id"] for it in self.items}
+        self.labels = {str(i): int(y) for i, y in self.search.pending_labels_.items() if i in shown}
+
+    # Every handler calls the core; the widget only mirrors what the store holds.
+    def label(self, ids, label: int) -> None:
+        self.search.label(np.asarray(ids, dtype=np.int64), np.full(len(ids), int(label)), source="person")
+        self._sync_labels()
+
+    def unlabel(self, ids) -> None:
+        self.search.unlabel(np.asarray(ids, dtype=np.int64))
+        self._sync_labels()
+
+    def commit(self) -> None:
+        n = len(self.search.pending_labels_)
+        self.search.commit()
+        self.refresh()
+        self.status = f"committed {n} labels; now round {self.search.round_} (phase {self.search.phase_!r})"
+
+    def _on_message(self, _widget, content, _buffers) -> None:
+        kind = content.get("type")
+        try:
+            if kind == "label":
+                self.label(content["ids"], content["label"])
+                rare = content["label"] == self.rare_class
+                self.status = f"labeled {len(content['ids'])} as {'rare' if rare else self._name(content['label'])}"
+            elif kind == "unlabel":
+                self.unlabel(content["ids"])
+                self.status = f"removed {len(content['ids'])} labels"
+            elif kind == "commit":
+                self.commit()
+            elif kind == "preview":
+                self.send_preview(int(content["id"]))
+                return  # a picture, not an action: no status, no acknowledgement
+            else:
+                raise param_error("CandidateGallery", "message", "a label, unlabel or commit message", kind)
+        except (RarelabError, ValueError) as exc:
+            # Shown in the widget, in red: a person must see why their action did nothing.
+            self.status = f"error: {exc}"
+        except (sqlite3.Error, OSError) as exc:  # database locked, disk full: the label is not in the store
+            self._sync_labels()
+            self.status = f"error: label not stored ({type(exc).__name__}: {exc}); the item stays unlabeled"
+        self.send({"type": "ack", "t0": content.get("t0")})
+
+    def static_html(self) -> str:
+        """The gallery as plain HTML (thumbnails, rank, probability, label): what a page
+        without a kernel shows, e.g. the documentation site."""
+        side = self.thumb_size
+        pixels = np.frombuffer(self.pixels, np.uint8).reshape(-1, side, side, 3) if self.pixels else []
+        labels = {int(k): v for k, v in self.labels.items()}
+        captions, marks = [], []
+        for it in self.items:
+            lab = labels.get(it["id"])
+            tag = "" if lab is None else ("rare" if lab == self.rare_class else self._name(lab))
+            captions.append([f"#{it['rank']} {format_probability(it['p'])}", *([tag] if tag else [])])
+            marks.append(None if lab is None else ("hit" if lab == self.rare_class else "miss"))
+        return gallery_html(list(pixels), captions, title=self.title, marks=marks, size=side)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        # Front ends with a kernel show the live widget; static pages fall back to this picture.
+        data["text/html"] = self.static_html()
+        return bundle
+
+    def send_preview(self, item: int) -> None:
+        """Send the focused item's larger image, as one binary buffer."""
+        side = self.preview_size
+        image = self.search.dataset.load_images([item], side)[0]
+        self.send(
+            {"type": "preview", "id": item, "shape": [side, side]}, buffers=[np.ascontiguousarray(image).tobytes()]
+        )
+
+    def _name(self, label: int) -> str:
+        return "not rare" if label == NOT_RARE else self.class_names[label]

@@ -1,0 +1,151 @@
+"""``ProjectionView``: where pool and validation items fall in the trained model's feature space."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+from ..loop import NOT_RARE
+from ..reporting import pca_2d, png_bytes, project, projection_figure, umap_2d, uncentered_pca
+from ..utils import param_error
+from ._common import shows_errors
+
+METHODS = ("uncentered PCA", "PCA", "UMAP")
+
+
+class ProjectionView(W.VBox):
+    """A plotly scatter of validation and pool items in 2-D, for one rare class.
+
+    ``uncentered PCA`` is the paper's Fig. 6: the SVD of the rare class's training
+    features without centering; the x-axis is the first component. Colour by label or by
+    P(rare class); hover shows the thumbnail; a lasso or box selection can be labeled.
+
+    "Label" means what is known: labels people gave (and, in a simulation, what the
+    search's oracle reveals, the only reader of ground truth). A real pool's unlabeled
+    items are shown as such.
+    """
+
+    def __init__(
+        self,
+        search,
+        *,
+        rare_class: int | None = None,
+        method: str = "uncentered PCA",
+        max_points: int = 4000,
+        random_state: int = 0,
+    ):
+        if method not in METHODS:
+            raise param_error("ProjectionView", "method", f"one of {METHODS}", method)
+        self.search = search
+        self.random_state = random_state
+        rare = search.rare_classes
+        self.rare_class = rare[0] if rare_class is None else rare_class
+        rng = np.random.default_rng(random_state)
+        ds = search.dataset
+        # The rare class's known items always stay in; other items are subsampled for speed.
+        ids = np.concatenate([search.split.val, search.pool_ids_])
+        keep = self._known_rare(ids)
+        rest = np.flatnonzero(~keep)
+        if len(rest) > max_points:
+            rest = rng.choice(rest, max_points, replace=False)
+        self.ids = np.sort(ids[np.r_[np.flatnonzero(keep), rest]])
+        self.out = W.Output()
+        self.method = W.ToggleButtons(options=METHODS, value=method)
+        self.colour = W.ToggleButtons(options=["label", "P(rare)"], value="label")
+        self.thumb = W.Image(format="png", width=96, height=96)
+        self.hover_text = W.HTML()
+        self.label_pick = W.Dropdown(
+            options=[("rare: " + ds.classes[self.rare_class], self.rare_class), ("not rare", NOT_RARE)],
+            description="label as",
+        )
+        self.label_button = W.Button(description="label selection", disabled=True)
+        self.selection: np.ndarray = np.empty(0, np.int64)
+        self.fig = go.FigureWidget()
+        wrap = shows_errors(self.out)
+        self.method.observe(wrap(lambda _c: self.redraw()), names=["value"])
+        self.colour.observe(wrap(lambda _c: self.redraw()), names=["value"])
+        self.label_button.on_click(wrap(lambda _b: self.label_selection(self.label_pick.value)))
+        super().__init__(
+            [
+                W.HBox([self.method, self.colour]),
+                W.HBox([self.fig, W.VBox([self.thumb, self.hover_text])]),
+                W.HBox([self.label_pick, self.label_button]),
+                self.out,
+            ]
+        )
+        self.redraw()
+
+    def coordinates(self) -> np.ndarray:
+        """2-D coordinates of ``self.ids`` for the chosen method (core functions)."""
+        feats = self.search.learner.embed(self.ids)
+        if self.method.value == "uncentered PCA":
+            s = self.search
+            train_ids = s.train_ids_[s.train_labels_ == self.rare_class]
+            comps = uncentered_pca(s.learner.embed(train_ids))
+            return project(feats, comps)
+        if self.method.value == "PCA":
+            return pca_2d(feats, random_state=self.random_state)
+        return umap_2d(feats, random_state=self.random_state)
+
+    def _known_rare(self, ids) -> np.ndarray:
+        """Which of ``ids`` are known to be the rare class: a person's label, the validation
+        labels, or (simulations only) the oracle's answer."""
+        s = self.search
+        if s.oracle is not None:
+            return np.asarray(s.oracle(ids)) == self.rare_class
+        known = {i: y for i, y in s.store.labels().items()}
+        if s.split.has_val_labels:
+            known.update(zip(s.split.val.tolist(), s.split.val_labels.tolist()))
+        return np.array([known.get(int(i)) == self.rare_class for i in ids], dtype=bool)
+
+    def redraw(self):
+        ds = self.search.dataset
+        coords = self.coordinates()
+        is_rare = self._known_rare(self.ids)
+        p = self.search.learner.predict_proba(self.ids)[:, self.rare_class]
+        fig = projection_figure(
+            coords,
+            is_rare.astype(int),
+            names=["other classes", ds.classes[self.rare_class]],
+            scores=p if self.colour.value == "P(rare)" else None,
+            title=f"{self.method.value} of the features: {ds.classes[self.rare_class]}",
+            highlight=np.flatnonzero(is_rare),
+        )
+        with self.fig.batch_update():
+            self.fig.data = []
+            self.fig.add_traces(fig.data)
+            self.fig.layout = fig.layout
+        for trace in self.fig.data:
+            trace.on_hover(self._on_hover)
+            trace.on_selection(self._on_select)
+
+    @staticmethod
+    def _rows(trace, point_inds) -> np.ndarray:
+        """Rows of ``self.ids`` behind a trace's points (projection_figure puts them in customdata)."""
+        cd = np.asarray(trace.customdata)
+        return (cd if cd.ndim == 1 else cd[:, 0]).astype(np.int64)[list(point_inds)]
+
+    def _on_hover(self, trace, points, _state):
+        if not points.point_inds:
+            return
+        item = int(self.ids[self._rows(trace, points.point_inds[:1])[0]])
+        ds = self.search.dataset
+        self.thumb.value = png_bytes(ds.load_images([item], 96)[0], 96)
+        rare = bool(self._known_rare([item])[0])
+        self.hover_text.value = f"item {item}<br>{ds.classes[self.rare_class] if rare else 'not known as rare'}"
+
+    def _on_select(self, trace, points, _selector):
+        picked = set(self.ids[self._rows(trace, points.point_inds)].tolist()) | set(self.selection.tolist())
+        self.selection = np.array(sorted(picked), dtype=np.int64)
+        in_pool = np.intersect1d(self.selection, self.search.pool_ids_)
+        self.label_button.disabled = self.search.phase_ != "label" or len(in_pool) == 0
+        self.label_button.description = f"label {len(in_pool)} selected pool items"
+
+    def label_selection(self, label: int):
+        """Label the selected pool items through ``search.label`` (stored at once)."""
+        ids = np.intersect1d(self.selection, self.search.pool_ids_)
+        self.search.label(ids, np.full(len(ids), int(label)), source="person")
+        self.selection = np.empty(0, np.int64)
+        self.label_button.disabled = True
+        self.label_button.description = f"labeled {len(ids)}"

@@ -1,0 +1,146 @@
+"""``LoopStepper``: run the active search's phases one button at a time, with live plots."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+from ..reporting import curve_figure, loss_figure, read_metrics
+from ..utils import choose_device, describe
+from ._common import shows_errors
+from ._gallery import CandidateGallery
+
+
+class LoopStepper(W.VBox):
+    """One panel for the rounds of an :class:`~rarelab.ActiveLoop`.
+
+    Buttons call ``train``, ``propose``, ``label_with_oracle`` and ``commit`` (the same
+    calls a script makes); a progress bar and a live loss plot follow training; the Fig. 4
+    curves show the history, with baseline runs (e.g. entropy and random run directories)
+    drawn beside it.
+
+    Parameters
+    ----------
+    search : ActiveLoop
+    baselines : list of paths to ``metrics.csv`` files or run directories, optional
+    gallery_k : int
+        Candidates shown in the embedded gallery.
+    """
+
+    def __init__(self, search, *, baselines=(), gallery_k: int = 100):
+        self.search = search
+        self.baselines = list(baselines)
+        self.gallery_k = gallery_k
+        self.out = W.Output()
+        self.state = W.HTML()
+        self.progress = W.IntProgress(min=0, max=max(1, search.learner.epochs), description="epochs")
+        self.loss = go.FigureWidget(loss_figure())
+        self.curves = [
+            go.FigureWidget(curve_figure([], "n_rare", title="N_rare (Fig. 4a)")),
+            go.FigureWidget(curve_figure([], "f1_rare", title="rare F1 (Fig. 4c)")),
+        ]
+        buttons = {
+            name: W.Button(description=name, layout=W.Layout(width="auto"))
+            for name in ("train", "propose", "label with oracle", "commit", "step", "run")
+        }
+        self.rounds = W.BoundedIntText(
+            value=max(search.round_ + 1, 3), min=1, max=100, description="to round", layout=W.Layout(width="150px")
+        )
+        self.class_pick = W.Dropdown(
+            options=[(search.dataset.classes[c], c) for c in search.rare_classes], description="rare class"
+        )
+        self.gallery_box = W.VBox()
+        handlers = {
+            "train": self.train,
+            "propose": self.propose,
+            "label with oracle": self.label_with_oracle,
+            "commit": self.commit,
+            "step": self.step,
+            "run": lambda: self.run(self.rounds.value),
+        }
+        wrap = shows_errors(self.out)
+        for name, b in buttons.items():
+            b.on_click(wrap(lambda _b, f=handlers[name]: f()))
+        self.buttons = buttons
+        self.class_pick.observe(wrap(lambda _c: self._show_gallery()), names=["value"])
+        search.learner.callbacks = [*(search.learner.callbacks or []), self._on_epoch]
+        super().__init__(
+            [
+                self.state,
+                W.HBox([*buttons.values(), self.rounds]),
+                W.HBox([self.progress]),
+                W.HBox([self.loss, *self.curves]),
+                self.class_pick,
+                self.gallery_box,
+                self.out,
+            ]
+        )
+        self._update()
+
+    # -- actions: each is one call of the core, then a redraw ----------------------------
+    def train(self):
+        self.search.train()
+        self._update()
+
+    def propose(self):
+        self.search.propose()
+        self._update()
+
+    def label_with_oracle(self):
+        self.search.label_with_oracle()
+        self._update()
+
+    def commit(self):
+        self.search.commit()
+        self._update()
+
+    def step(self):
+        self.search.step()
+        self._update()
+
+    def run(self, rounds: int):
+        self.search.simulate(rounds)
+        self._update()
+
+    # -- views -------------------------------------------------------------------------
+    def _on_epoch(self, epoch: int, loss: float):
+        # Called by the learner during any fit, so step() and run() plot live too.
+        self.progress.value = epoch + 1
+        self.loss.data[0].y = [loss] if epoch == 0 else [*self.loss.data[0].y, loss]
+
+    def _rows(self):
+        rows = [{**r, "strategy": self.search.name, "seed": self.search.seed} for r in self.search.history_]
+        for b in self.baselines:
+            from pathlib import Path
+
+            path = Path(b) / "metrics.csv" if Path(b).is_dir() else Path(b)
+            rows += read_metrics(path)
+        return rows
+
+    def _update(self):
+        s = self.search
+        device = describe(getattr(s.learner, "device_", None) or choose_device(s.learner.device))
+        pending = len(s.pending_labels_)
+        self.state.value = (
+            f"<b>round {s.round_}</b> · phase <b>{s.phase_}</b> · strategy {s.name} · "
+            f"training set {len(s.train_ids_)} · pool {len(s.pool_ids_)} · "
+            f"labels waiting for commit {pending} · device {device}"
+        )
+        allowed = s.allowed()  # the loop owns the phase rules; the buttons only follow them
+        calls = {"label with oracle": "label_with_oracle", "run": "simulate"}
+        for name, b in self.buttons.items():
+            b.disabled = not allowed[calls.get(name, name)]
+        rows = self._rows()
+        for fw, metric in zip(self.curves, ("n_rare", "f1_rare")):
+            fig = curve_figure(rows, metric, title=fw.layout.title.text)
+            with fw.batch_update():
+                fw.data = []
+                fw.add_traces(fig.data)
+        self._show_gallery()
+
+    def _show_gallery(self):
+        if self.search.phase_ == "label":
+            self.gallery = CandidateGallery(self.search, rare_class=self.class_pick.value, k=self.gallery_k)
+            self.gallery_box.children = [self.gallery]
+        else:
+            self.gallery_box.children = [W.HTML("<i>The gallery appears after propose.</i>")]
