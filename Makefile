@@ -47,7 +47,7 @@ lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(VENV)/.installed-dev browser
-	$(BIN)/python -m rarelab.benchmarks
+	$(BIN)/python -m benchmarks
 
 # A fresh environment built only from binder/'s files must run every notebook.
 binder-check:

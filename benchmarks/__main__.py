@@ -1,4 +1,4 @@
-"""``make bench``: measured speeds of the core on this machine (``python -m rarelab.benchmarks``).
+"""``make bench``: measured speeds of the core on this machine (``python -m benchmarks``, from the repository root).
 
 Prints figures; asserts nothing. Every input is made here, so it needs no data download.
 """
@@ -24,7 +24,7 @@ def _timeit(fn, repeat: int = 3) -> float:
 
 
 def bench_rendering(rows):
-    from .datasets.synth_signs import synth_signs
+    from rarelab.data import synth_signs
 
     for size, n in ((32, 2000), (64, 1000)):
         t = _timeit(
@@ -34,8 +34,7 @@ def bench_rendering(rows):
 
 
 def bench_features(rows):
-    from .features import embed_images
-    from .models import get_backbone
+    from rarelab.features import embed_images, get_backbone
 
     images = np.random.default_rng(0).integers(0, 255, (512, 32, 32, 3), dtype=np.uint8)
     for size in (64, 96):
@@ -46,9 +45,9 @@ def bench_features(rows):
 
 
 def bench_head(rows):
-    from .datasets._base import ArrayDataset
-    from .feature_store import ArrayFeatures
-    from .training import LinearProbe
+    from rarelab.data import ArrayDataset
+    from rarelab.features import ArrayFeatures
+    from rarelab.learners import LinearProbe
 
     n, d, c = 12_000, 1280, 43  # a GTSRB-sized training set of cached features
     rng = np.random.default_rng(0)
@@ -82,8 +81,7 @@ def _train_rate(module, head, x_shape, n_classes: int = 43, steps: int = 4) -> f
 def bench_training(rows):
     """Training speed per round on a GTSRB-sized set: the tail on cached activations
     (``--learner partial``) against the whole network (``--learner finetune``)."""
-    from .models import get_backbone
-    from .partial_tuning import split_backbone
+    from rarelab.features import get_backbone, split_backbone
 
     n, epochs = 12_000, 6  # about GTSRB's common-class training set; partial's default epochs
     for tune in (5, 7):
@@ -109,7 +107,7 @@ def bench_training(rows):
 
 
 def bench_scoring(rows):
-    from .strategies import MaxEntropy, PoolContext, RareSoftmax
+    from rarelab.strategies import MaxEntropy, PoolContext, RareSoftmax
 
     n, c = 100_000, 43
     logits = np.random.default_rng(0).standard_normal((n, c))
@@ -127,7 +125,7 @@ def bench_scoring(rows):
 
 
 def bench_label_store(rows):
-    from .labels import LabelStore
+    from rarelab.loop import LabelStore
 
     with tempfile.TemporaryDirectory() as tmp:
         store = LabelStore(os.path.join(tmp, "labels.sqlite"))
@@ -145,7 +143,7 @@ def bench_label_store(rows):
 
 def bench_widgets(rows):
     """Python call -> painted gallery, message size, keypress -> stored label: in JupyterLab."""
-    from ._lab_session import chromium_path, lab_session, open_notebook, run_all, write_notebook
+    from tests.lab_session import chromium_path, lab_session, open_notebook, run_all, write_notebook
 
     if chromium_path() is None:
         rows.append(("gallery benchmarks", "skipped", "chromium not installed"))
@@ -211,7 +209,7 @@ BENCHES = {
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m rarelab.benchmarks", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--only", choices=sorted(BENCHES), action="append", help="run only these (repeatable)")
     a = p.parse_args(argv)
     rows: list[tuple[str, str, str]] = []
@@ -262,7 +260,7 @@ def bench_strategies(rows):
     import subprocess
     import sys
 
-    from .strategies import list_strategies()
+    from rarelab.strategies import list_strategies
 
     for name in list_strategies():  # one process each, so peak memory is the strategy's own
         out = subprocess.run([sys.executable, "-c", _STRATEGY_CHILD, name], capture_output=True, text=True)
@@ -279,7 +277,7 @@ BENCHES["strategies"] = bench_strategies
 
 
 def _bench_scale(rows):
-    from .bench_scale import bench_scale
+    from .scale import bench_scale
 
     bench_scale(rows)
 

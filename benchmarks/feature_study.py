@@ -5,7 +5,7 @@ on the strategy, so rare-softmax, entropy and random would train this very model
 their round-1 queries are scored from it. Rare-softmax then goes on for three rounds:
 the share of findable rare items found after two, and rare F1 after three.
 
-    python -m rarelab.feature_study --dataset gtsrb --root ../shared/data/gtsrb32.npz \\
+    python -m benchmarks.feature_study --dataset gtsrb --root ../shared/data/gtsrb32.npz \\
         --learner partial --seeds 3 --out docs/data/feature_study.csv
 
 appends one row to the CSV; ``--table`` prints the README's table from it.
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import param_error
-from .datasets import get_dataset
-from .experiment import SimulationConfig, build_simulation
-from .strategies import get_strategy
+from rarelab.data import get_dataset
+from rarelab.simulation import SimulationConfig, build_simulation
+from rarelab.strategies import get_strategy
+from rarelab.utils import param_error
 
 FIELDS = [
     "row",
@@ -200,16 +200,16 @@ def study_figure(path):
 
 
 def main(argv=None) -> int:
-    from .cli import _seeds, add_protocol_arguments, config_from_args
+    from rarelab.cli import add_simulation_arguments, config_from_args, parse_seeds
 
-    p = argparse.ArgumentParser(prog="python -m rarelab.feature_study", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.feature_study", description=__doc__.split("\n\n")[0])
     p.add_argument("--table", metavar="CSV", help="print the table of a study CSV and exit")
     p.add_argument("--row", help="the row's name in the table")
     p.add_argument("--out", help="CSV to append the row to")
-    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="a count or a list (default: 3)")
+    p.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="a count or a list (default: 3)")
     p.add_argument("--per-class", type=int, default=50, help="N, items labeled per rare class and round")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_protocol_arguments(p)
+    add_simulation_arguments(p)
     p.add_argument(
         "--rounds",
         type=int,
@@ -224,7 +224,9 @@ def main(argv=None) -> int:
         return 0
     config = config_from_args(a, "rare-softmax", a.seeds[0])
     result = study(config, a.seeds, rounds=a.rounds)
-    command = "python -m rarelab.feature_study " + shlex.join(x for x in (argv if argv is not None else sys.argv[1:]))
+    command = "python -m benchmarks.feature_study " + shlex.join(
+        x for x in (argv if argv is not None else sys.argv[1:])
+    )
     row = {"row": a.row or a.learner, **result, "command": command}
     print(row)
     if a.out:

@@ -1,10 +1,10 @@
-"""Scale benchmarks (``python -m rarelab.benchmarks --only scale``): real pools, real sizes.
+"""Scale benchmarks (``python -m benchmarks --only scale``): real pools, real sizes.
 
 * extraction throughput on the same image files, in-process engine vs Ray Data with 2 local workers;
 * a killed extraction resumed: how much work was lost (at most the chunk in flight);
 * ``propose`` (score every pool item, pick the top) on feature stores of 100,000 and
   1,000,000 items: wall time and the process's peak RSS. The big stores hold synthetic
-  feature rows written straight into a :class:`~rarelab.feature_store.FeatureStore`.
+  feature rows written straight into a :class:`~rarelab.features.FeatureStore`.
 
 Prints figures; asserts nothing. Each measurement runs in a fresh process.
 """
@@ -29,20 +29,21 @@ _PROPOSE_CHILD = """
 import json, resource, sys, time
 import numpy as np
 from rarelab import ActiveLoop, LinearProbe, RareSoftmax, Split
-from rarelab.datasets.files import FileDataset
-from rarelab.images import FileKey
+from rarelab.data import FileDataset, FileKey
+from rarelab.features import FileFeatures
 n, store_root, index_dir, run_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 t0 = time.perf_counter()
 paths = [f"/synthetic/{i:08d}.png" for i in range(n)]
 # The warm-up run resolves the store index once (it needs the keys); the measured run reads the cache.
 keys = [FileKey(p, 1000, 1) for p in paths] if run_dir.endswith("warm") else None
-ds = FileDataset(paths, [str(c) for c in range(43)], keys=keys, feature_store=store_root, index_dir=index_dir)
+ds = FileDataset(paths, [str(c) for c in range(43)], keys=keys)
+files = FileFeatures(store=store_root, index_dir=index_dir)
 rng = np.random.default_rng(0)
 n_train = 12_000  # a GTSRB-sized seed set: 33 common classes, one example of each of 10 rare ones
 train_labels = np.r_[rng.integers(10, 43, n_train - 10), np.arange(10)]
 split = Split(np.arange(n_train), np.empty(0, np.int64), np.arange(n_train, n), tuple(range(10)),
               train_labels=train_labels)
-learner = LinearProbe(dataset=ds, epochs=20, random_state=0, progress=False)
+learner = LinearProbe(dataset=ds, epochs=20, random_state=0, progress=False, files=files)
 search = ActiveLoop(dataset=ds, split=split, learner=learner, strategy=RareSoftmax(), per_class=50,
                       run_dir=run_dir)
 t_open = time.perf_counter() - t0
@@ -54,18 +55,19 @@ print(json.dumps({"open": t_open, "train": t_train, "propose": t_propose, "peak_
 
 _EXTRACT_CHILD = """
 import sys
-from rarelab.feature_store import FeatureStore
-from rarelab.images import FileKey, list_images
+from tqdm import tqdm
+from rarelab.data import FileKey, list_images
+from rarelab.features import FeatureStore
 store = FeatureStore(sys.argv[2], input_size=int(sys.argv[3]), chunk_size=int(sys.argv[4]))
 keys = [FileKey.of(p) for p in list_images(sys.argv[1])]
-batches = store._local_batches
-def counted(pending, **kw):
-    done = 0
-    for pos, feats, failed in batches(pending, **kw):
-        yield pos, feats, failed
-        done += len(pos) + len(failed)
-        print(done, flush=True)  # embedded so far (the parent kills us mid-way)
-store._local_batches = counted
+# extract() advances its progress bar (disabled, still called) after every embedded batch,
+# and it is the only bar this process updates: count there, through public APIs only.
+update, done = tqdm.update, [0]
+def counted(bar, n=1):
+    done[0] += n
+    print(done[0], flush=True)  # embedded so far (the parent kills us mid-way)
+    return update(bar, n)
+tqdm.update = counted
 store.extract(keys, num_workers=2, progress=False)
 """
 
@@ -73,7 +75,7 @@ store.extract(keys, num_workers=2, progress=False)
 def _write_files(folder: Path, n: int) -> None:
     from PIL import Image
 
-    from .datasets.synth_signs import synth_signs
+    from rarelab.data import synth_signs
 
     folder.mkdir(parents=True, exist_ok=True)
     ds = synth_signs(n_samples=min(n, 5000), image_size=32, random_state=0, progress=False)
@@ -82,8 +84,8 @@ def _write_files(folder: Path, n: int) -> None:
 
 
 def _synthetic_store(root: Path, n: int, *, chunk: int = 2048) -> None:
-    from .feature_store import FeatureStore
-    from .images import FileKey
+    from rarelab.data import FileKey
+    from rarelab.features import FeatureStore
 
     store = FeatureStore(root, input_size=96, chunk_size=chunk)
     rng = np.random.default_rng(0)
@@ -97,8 +99,8 @@ def _synthetic_store(root: Path, n: int, *, chunk: int = 2048) -> None:
 
 
 def bench_extraction(rows, tmp: Path) -> Path:
-    from .feature_store import FeatureStore
-    from .images import FileKey, list_images
+    from rarelab.data import FileKey, list_images
+    from rarelab.features import FeatureStore
 
     files = tmp / "files"
     _write_files(files, SCALE_FILES)
@@ -123,8 +125,8 @@ def bench_extraction(rows, tmp: Path) -> Path:
 def bench_resume(rows, tmp: Path, files: Path) -> None:
     import sqlite3
 
-    from .feature_store import FeatureStore
-    from .images import FileKey, list_images
+    from rarelab.data import FileKey, list_images
+    from rarelab.features import FeatureStore
 
     chunk = 2048
     store_dir = tmp / "store-resume"

@@ -4,9 +4,8 @@ import csv
 
 import numpy as np
 
+from benchmarks.feature_study import FIELDS, main, study_seed, table
 from rarelab import create_simulation
-from benchmarks.feature_study import FIELDS, study_seed, table
-from rarelab.cli import main
 
 
 def test_round_one_figures_equal_separate_runs(tiny_config, tmp_path):
