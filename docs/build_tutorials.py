@@ -42,7 +42,7 @@ PARAMETERS = {
     "ROUNDS = 2; PER_CLASS = 10; SEEDS = [0]; INPUT_SIZE = 64",
 }
 SETUP = (
-    "from rarelab.plots import use_page_plotlyjs\n"
+    "from rarelab.reporting import use_page_plotlyjs\n"
     "use_page_plotlyjs()  # figures as HTML that draws with the site's own plotly.js"
 )
 
