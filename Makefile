@@ -27,10 +27,10 @@ $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # Rendered signs: frozen features already give the paper's effect (the linear learner),
-# in seconds per round. Real signs need --learner partial (rarelab run's default): minutes
+# in seconds per round. Real signs need --learner partial (rarelab compare's default): minutes
 # per round (about 5 on GTSRB's training set), 9 runs x 6 rounds would be far past 5 minutes.
 demo: $(VENV)/.installed
-	$(BIN)/rarelab run --dataset synth_signs --rare-classes rarest:8 --learner linear \
+	$(BIN)/rarelab compare --dataset synth_signs --rare-classes rarest:8 --learner linear \
 		--strategies rare-softmax,entropy,random --rounds 5 --per-class 50 --seeds 3 --out runs/demo
 
 # The widget tests drive Debian's Chromium; install it where we may (root with apt).
@@ -67,8 +67,8 @@ docs: $(VENV)/.installed-docs browser
 	@echo "site: docs/_build/html/index.html"
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check rarelab tests docs
-	$(BIN)/ruff format --check rarelab tests docs
+	$(BIN)/ruff check rarelab tests docs benchmarks
+	$(BIN)/ruff format --check rarelab tests docs benchmarks
 
 clean:
 	rm -rf runs .pytest_cache .venv-binder docs/_build docs/tutorials docs/generated docs/cli.md

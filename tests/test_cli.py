@@ -26,7 +26,7 @@ TINY = [
 def test_run_writes_metrics_and_report(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
-        ["run", *TINY, "--rounds", "2", "--seeds", "2", "--strategies", "rare-softmax,random", "--out", str(out)]
+        ["compare", *TINY, "--rounds", "2", "--seeds", "2", "--strategies", "rare-softmax,random", "--out", str(out)]
     )
     assert code == 0
     rows = list(csv.DictReader(open(out / "metrics.csv")))
@@ -40,35 +40,35 @@ def test_run_writes_metrics_and_report(tmp_path, capsys):
 
 def test_rerun_resumes_instead_of_redoing(tmp_path):
     out = tmp_path / "out"
-    assert main(["run", *TINY, "--rounds", "1", "--strategies", "random", "--out", str(out)]) == 0
-    assert main(["run", *TINY, "--rounds", "2", "--strategies", "random", "--out", str(out)]) == 0
+    assert main(["compare", *TINY, "--rounds", "1", "--strategies", "random", "--out", str(out)]) == 0
+    assert main(["compare", *TINY, "--rounds", "2", "--strategies", "random", "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["round"] for r in rows] == ["0", "1", "2"]
 
 
 def test_resume_and_report_commands(tmp_path):
     out = tmp_path / "out"
-    main(["run", *TINY, "--rounds", "1", "--strategies", "rare-softmax", "--out", str(out)])
+    main(["compare", *TINY, "--rounds", "1", "--strategies", "rare-softmax", "--out", str(out)])
     assert main(["resume", str(out / "runs" / "rare-softmax" / "seed0"), "--rounds", "2", "--quiet"]) == 0
     assert main(["report", str(out)]) == 0
     assert len(list(csv.DictReader(open(out / "metrics.csv")))) == 3
 
 
 def test_unknown_class_name_is_a_clear_error(tmp_path, capsys):
-    code = main(["run", *TINY[:-5], "--rare-classes", "stop sign", "--out", str(tmp_path / "o")])
+    code = main(["compare", *TINY[:-5], "--rare-classes", "stop sign", "--out", str(tmp_path / "o")])
     assert code == 2
     assert "'rare_classes'" in capsys.readouterr().err
     assert not (tmp_path / "o" / "runs").exists()
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["report"], ["datasets"]])
+@pytest.mark.parametrize("command", [[], ["compare"], ["resume"], ["report"], ["list", "datasets"]])
 def test_help_is_complete(command, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args([*command, "--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "usage: rarelab" in text
-    if command == ["run"]:
+    if command == ["compare"]:
         for flag in (
             "--dataset",
             "--root",
@@ -86,7 +86,7 @@ def test_help_is_complete(command, capsys):
 
 def test_bad_strategy_is_rejected_by_the_parser(capsys):
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["run", "--strategies", "magic", "--out", "x"])
+        build_parser().parse_args(["compare", "--strategies", "magic", "--out", "x"])
     assert "unknown strategies" in capsys.readouterr().err
 
 
@@ -104,6 +104,6 @@ def test_ranking_hits_interleave_per_class_lists():
 
 def test_report_has_pr_curves_and_auc_table(tmp_path):
     out = tmp_path / "out"
-    assert main(["run", *TINY, "--rounds", "1", "--strategies", "rare-softmax,taast", "--out", str(out)]) == 0
+    assert main(["compare", *TINY, "--rounds", "1", "--strategies", "rare-softmax,taast", "--out", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "round-0 candidate ranking" in html and "AUC N_rare" in html

@@ -5,9 +5,8 @@ import pytest
 from PIL import Image
 
 from rarelab import digits, gtsrb, image_folder, synth_signs
+from rarelab.data import GTSRB_CLASSES, get_dataset
 from rarelab.exceptions import DataUnavailableError, InvalidParameterError
-from rarelab.data import GTSRB_CLASSES
-from rarelab.data import get_dataset
 
 from .conftest import SHARED_DATA
 

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rarelab.features import FAILED, MISSING
-from rarelab.features import ArrayFeatures, FeatureStore
 from rarelab.data import FileKey, list_images
+from rarelab.features import FAILED, MISSING, ArrayFeatures, FeatureStore
 
 
 def _write_images(folder, n, *, start=0, corrupt=0, seed=0):
@@ -78,8 +77,8 @@ def test_store_files_are_readable_by_others(files, tmp_path):
 
 _EXTRACTOR = """
 import sys
-from rarelab.feature_store import FeatureStore
-from rarelab.images import FileKey, list_images
+from rarelab.features import FeatureStore
+from rarelab.data import FileKey, list_images
 store = FeatureStore(sys.argv[2], input_size=32, chunk_size=40)
 store.extract([FileKey.of(p) for p in list_images(sys.argv[1])], num_workers=0, progress=False, batch_size=8)
 """

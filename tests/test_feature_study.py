@@ -16,9 +16,9 @@ def test_round_one_figures_equal_separate_runs(tiny_config, tmp_path):
         run = create_simulation(
             tiny_config(learner="linear", per_class=5, strategy=strategy), tmp_path / strategy, progress=False
         )
-        run.run(1)
+        run.simulate(1)
         assert figures[key] == run.history_[0]["hits"] / n_rare, strategy
-    full = create_simulation(tiny_config(learner="linear", per_class=5), tmp_path / "three", progress=False).run(3)
+    full = create_simulation(tiny_config(learner="linear", per_class=5), tmp_path / "three", progress=False).simulate(3)
     assert np.isclose(figures["f1_after_3"], full.history_[-1]["f1_rare"])
     found = full.history_[0]["hits"] + full.history_[1]["hits"]
     pool_truth = full.oracle(full.split.pool)
@@ -55,7 +55,7 @@ def test_cli_appends_rows_and_prints_the_table(tmp_path, capsys):
     assert main(args) == 0
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 2 and set(rows[0]) == set(FIELDS) and rows[0]["row"] == "tiny"
-    assert rows[0]["command"].startswith("python -m rarelab.feature_study --dataset synth_signs")
+    assert rows[0]["command"].startswith("python -m benchmarks.feature_study --dataset synth_signs")
     assert float(rows[0]["seeds"]) == 1
     text = table(out)
     assert text.count("| tiny |") == 2 and "round 1: rare-softmax / entropy / random" in text

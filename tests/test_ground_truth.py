@@ -44,7 +44,7 @@ def test_a_simulation_reads_labels_only_through_the_oracle_and_the_split(name, t
         oracle=oracle,
         run_dir=tmp_path / "run",
     )
-    search.run(rounds=2)
+    search.simulate(rounds=2)
     assert len(search.history_) == 3 and search.history_[1]["labels_used"] == 9
     assert search.history_[-1]["f1_rare"] is not None  # validation labels came with the split
 

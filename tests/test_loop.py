@@ -35,7 +35,7 @@ def test_phases_run_in_order(tiny_config, tmp_path):
 
 
 def test_run_calls_step_and_trains_the_final_model(tiny_config, tmp_path):
-    s = create_simulation(tiny_config(), tmp_path / "run", progress=False).run(2)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False).simulate(2)
     assert [r["round"] for r in s.history_] == [0, 1, 2]
     assert [r["labels_used"] for r in s.history_] == [0, 9, 18]
     assert s.history_[-1]["hits"] is None  # the last model has not queried yet
@@ -82,11 +82,11 @@ def test_no_oracle_means_a_person_labels(tiny_config, tmp_path):
 
 
 def test_reopen_restores_labels_round_and_candidates(tiny_config, tmp_path):
-    s = create_simulation(tiny_config(), tmp_path / "run", progress=False).run(1)
+    s = create_simulation(tiny_config(), tmp_path / "run", progress=False).simulate(1)
     s.train()
     cand = s.propose()
     s.label(cand.ids[:4], s.oracle(cand.ids[:4]))
-    s.store.close()
+    s.close()
     r = open_simulation(tmp_path / "run", progress=False)
     assert (r.round_, r.phase_) == (1, "label")
     assert np.array_equal(r.candidates_.ids, cand.ids)
@@ -97,8 +97,8 @@ def test_reopen_restores_labels_round_and_candidates(tiny_config, tmp_path):
 
 
 def test_same_seed_same_metrics_other_seed_other_split(tiny_config, tmp_path):
-    a = create_simulation(tiny_config(), tmp_path / "a", progress=False).run(2)
-    b = create_simulation(tiny_config(), tmp_path / "b", progress=False).run(2)
+    a = create_simulation(tiny_config(), tmp_path / "a", progress=False).simulate(2)
+    b = create_simulation(tiny_config(), tmp_path / "b", progress=False).simulate(2)
     c = create_simulation(tiny_config(seed=1), tmp_path / "c", progress=False)
     strip = lambda h: [{k: v for k, v in r.items() if k not in ("train_seconds",)} for r in h]  # noqa: E731
     assert strip(a.history_) == strip(b.history_)
@@ -151,7 +151,7 @@ def test_rare_class_without_pool_items_is_refused(tiny_signs, tmp_path):
 def test_killed_process_loses_no_committed_label(tiny_config, tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config()
-    create_simulation(cfg, run, progress=False).store.close()
+    create_simulation(cfg, run, progress=False).close()
     script = textwrap.dedent(f"""
         import os, signal
         from rarelab import open_simulation
@@ -195,10 +195,10 @@ def test_export_labels_csv(tiny_config, tmp_path):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tiny_config, tmp_path):
-    whole = create_simulation(tiny_config(), tmp_path / "whole", progress=False).run(2)
-    part = create_simulation(tiny_config(), tmp_path / "part", progress=False).run(1)
-    part.store.close()
-    resumed = open_simulation(tmp_path / "part", progress=False).run(2)  # a new process would do the same
+    whole = create_simulation(tiny_config(), tmp_path / "whole", progress=False).simulate(2)
+    part = create_simulation(tiny_config(), tmp_path / "part", progress=False).simulate(1)
+    part.close()
+    resumed = open_simulation(tmp_path / "part", progress=False).simulate(2)  # a new process would do the same
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
     assert strip(resumed.history_) == strip(whole.history_)
     assert np.allclose(resumed.learner.predict_proba(resumed.split.val), whole.learner.predict_proba(whole.split.val))

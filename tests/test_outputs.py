@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from rarelab import create_simulation, open_simulation
-from rarelab.utils import write_atomic
-from rarelab.exceptions import InvalidParameterError
 from rarelab.cli import main
 from rarelab.data import resolve_rare_classes
+from rarelab.exceptions import InvalidParameterError
 from rarelab.utils import write_atomic
 
 
@@ -58,7 +57,7 @@ def test_digit_class_names_are_names_first():
 def test_report_skips_an_interrupted_run(tiny_config, tmp_path, capsys):
     out = tmp_path / "out"
     done = create_simulation(tiny_config(epochs=1), out / "runs" / "rare-softmax" / "seed0", progress=False)
-    done.run(1)
+    done.simulate(1)
     create_simulation(tiny_config(epochs=1, seed=1), out / "runs" / "rare-softmax" / "seed1", progress=False)
     assert not (out / "runs" / "rare-softmax" / "seed1" / "metrics.csv").exists()  # stopped before training
     assert main(["report", str(out)]) == 0

@@ -7,10 +7,30 @@ import torch
 
 from rarelab import LinearProbe, PoolContext
 from rarelab.exceptions import InvalidParameterError
-from rarelab.strategies import NEEDS_BUDGET, get_strategy, list_strategies
-from rarelab.strategies import CoreSet, CosinePrototype, Mullapudi, TAAST, Uncertainty, adaptive_mode, balancing_scores, k_center_greedy, least_confidence_scores, margin_scores, min_sq_distances, pseudo_negatives, rarity_weights, should_balance, taast_scores, weighted_entropy_scores
-from rarelab.strategies import reconstruction_scores, train_autoencoder
-from rarelab.strategies import diversify_by_class
+from rarelab.strategies import (
+    NEEDS_BUDGET,
+    TAAST,
+    CoreSet,
+    CosinePrototype,
+    Mullapudi,
+    Uncertainty,
+    adaptive_mode,
+    balancing_scores,
+    diversify_by_class,
+    get_strategy,
+    k_center_greedy,
+    least_confidence_scores,
+    list_strategies,
+    margin_scores,
+    min_sq_distances,
+    pseudo_negatives,
+    rarity_weights,
+    reconstruction_scores,
+    should_balance,
+    taast_scores,
+    train_autoencoder,
+    weighted_entropy_scores,
+)
 
 from .conftest import hand_made_proba
 

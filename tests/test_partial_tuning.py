@@ -9,8 +9,7 @@ import torch
 
 from rarelab import PartialFineTune, create_simulation, get_learner, open_simulation
 from rarelab.exceptions import InvalidParameterError
-from rarelab.features import get_backbone
-from rarelab.features import ActivationCache, augment_view, split_backbone
+from rarelab.features import ActivationCache, augment_view, get_backbone, split_backbone
 
 
 def _partial(ds, **kw):
@@ -131,8 +130,8 @@ def test_activation_cache_resumes_after_a_kill(tiny_signs, tmp_path, monkeypatch
 def test_a_second_process_waits_for_the_cache_it_shares(tiny_signs, tmp_path, monkeypatch):
     import threading
 
-    from rarelab.utils import exclusive
     from rarelab.data import ArrayDataset
+    from rarelab.utils import exclusive
 
     small = ArrayDataset(tiny_signs.images[:64], tiny_signs.targets[:64], tiny_signs.classes)
     kw = dict(backbone="efficientnet_lite0", input_size=32, tune_blocks=1, progress=False)
@@ -181,10 +180,10 @@ def test_templates_share_their_datasets_activation_cache(tiny_signs, tmp_path, m
 
 def test_a_partial_run_resumes_exactly(tiny_config, tmp_path):
     config = lambda: tiny_config(learner="partial", tune_blocks=1, views=1, epochs=2)  # noqa: E731
-    whole = create_simulation(config(), tmp_path / "whole", progress=False).run(2)
-    part = create_simulation(config(), tmp_path / "part", progress=False).run(1)
-    part.store.close()
-    resumed = open_simulation(tmp_path / "part", progress=False).run(2)
+    whole = create_simulation(config(), tmp_path / "whole", progress=False).simulate(2)
+    part = create_simulation(config(), tmp_path / "part", progress=False).simulate(1)
+    part.close()
+    resumed = open_simulation(tmp_path / "part", progress=False).simulate(2)
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
     assert strip(resumed.history_) == strip(whole.history_)
     assert np.array_equal(
@@ -192,13 +191,26 @@ def test_a_partial_run_resumes_exactly(tiny_config, tmp_path):
     )
 
 
-def test_make_learner_passes_each_learner_its_own_settings(tiny_signs):
-    linear = get_learner("linear", dataset=tiny_signs, hidden=8, views=3, epochs=None)
+def test_get_learner_refuses_parameters_a_learner_does_not_take(tiny_signs):
+    linear = get_learner("linear", dataset=tiny_signs, hidden=8, epochs=None)
     assert linear.hidden == 8 and linear.epochs == 20 and not hasattr(linear, "views")
-    partial = get_learner("partial", dataset=tiny_signs, hidden=8, views=3, tune_blocks=2)
+    partial = get_learner("partial", dataset=tiny_signs, views=3, tune_blocks=2)
     assert (partial.views, partial.tune_blocks, partial.epochs) == (3, 2, 6)
+    # A setting of another learner is named, not dropped.
+    with pytest.raises(InvalidParameterError, match=r"does not take: \['views'\]"):
+        get_learner("linear", dataset=tiny_signs, hidden=8, views=3)
+    with pytest.raises(InvalidParameterError, match="hidden"):
+        get_learner("partial", dataset=tiny_signs, hidden=8)
     with pytest.raises(InvalidParameterError, match="linear"):
         get_learner("frozen", dataset=tiny_signs)
+
+
+def test_a_simulation_passes_each_learner_its_own_settings(tiny_signs):
+    from rarelab import SimulationConfig, build_simulation
+
+    cfg = SimulationConfig(rare_classes="rarest:2", pool_cap=5, per_class=2, learner="linear", hidden=8, views=3)
+    with build_simulation(cfg, dataset=tiny_signs, progress=False) as sim:
+        assert sim.learner.hidden == 8 and not hasattr(sim.learner, "views")
 
 
 def test_bad_partial_settings_are_clear_errors(tiny_signs):

@@ -218,7 +218,7 @@ def test_kill_during_labeling_loses_no_label(search_folders, tmp_path):
         progress=False,
     )
     search.train().propose()
-    search.store.close()
+    search.close()
     proc = subprocess.Popen([sys.executable, "-c", _LABELER, str(run)], stdout=subprocess.PIPE, text=True)
     acknowledged = [int(proc.stdout.readline()) for _ in range(20)]
     proc.send_signal(signal.SIGKILL)
@@ -280,7 +280,7 @@ def test_a_deleted_feature_store_is_rebuilt_on_reopen(tmp_path):
         per_class=3,
         progress=False,
     )
-    init_search(tmp_path / "run", **kwargs).store.close()
+    init_search(tmp_path / "run", **kwargs).close()
     shutil.rmtree(store)
     search = open_search(tmp_path / "run", progress=False)  # extracts again instead of failing on lost chunks
     search.train()

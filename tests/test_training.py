@@ -128,7 +128,7 @@ def test_mullapudi_pseudo_negatives_reach_the_fine_tuned_network(tiny_config, tm
     from rarelab import create_simulation
 
     cfg = tiny_config(strategy="mullapudi", learner="finetune", backbone="small_cnn", epochs=1, rounds=2)
-    search = create_simulation(cfg, tmp_path / "run", progress=False).run(2)
+    search = create_simulation(cfg, tmp_path / "run", progress=False).simulate(2)
     n_classes = len(search.dataset.classes)
     # Round 0 ranks by cosine (no negatives yet); round 1's linear models draw W_n, which
     # join the network's training in round 2 (Alg. 1 line 19), under background classes.

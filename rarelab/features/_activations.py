@@ -14,8 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..utils import write_atomic
-from ..utils import cache_dir, choose_device, dataset_key, exclusive
+from ..utils import cache_dir, choose_device, dataset_key, exclusive, write_atomic
 from ._backbones import DEFAULT_INPUT_SIZE, get_backbone
 from ._surgery import split_backbone
 

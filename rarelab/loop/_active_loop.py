@@ -8,7 +8,6 @@ phase rules.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ._candidates import rank_for_class
 from ._checks import check_labels, check_split
 from ._export import export_labels
 from ._label_store import NOT_RARE, LabelStore
+from ._resume import open_store, restore_state
 from ._round_log import RoundLog, commit_measures
 
 PHASES = ("train", "propose", "label")
@@ -114,49 +114,12 @@ class ActiveLoop:
 
     # -- set-up and resumption -----------------------------------------------------------
     def _open_store(self) -> LabelStore:
-        path = ":memory:" if self.run_dir is None else self.run_dir / "labels.sqlite"
-        if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        store = LabelStore(path)
-        saved = store.load_split_ids()
-        if saved is None:
-            store.save_split(self.split)
-            store.set("rare_classes", list(self.rare_classes))
-        elif not all(np.array_equal(saved[p], np.sort(getattr(self.split, p))) for p in saved):
-            store.close()
-            raise param_error(
-                "ActiveLoop",
-                "split",
-                f"the split stored in {self.run_dir}",
-                "a different split",
-                "Reopen the run with its own config (open_simulation / open_search) or choose a new run_dir.",
-            )
-        return store
+        return open_store(self.run_dir, self.split, self.rare_classes)
 
     def _restore(self):
-        self.round_ = self.store.get("round", 0)
-        phase = self.store.get("phase", "train")
-        self.candidates_ = None
-        if phase == "label":
-            rows = self.store.candidates(self.round_)
-            self.candidates_ = Candidates(
-                np.array([r[0] for r in rows], dtype=np.int64),
-                np.array([r[1] for r in rows], dtype=np.int64),
-                np.array([r[2] for r in rows]),
-            )
-            self.candidate_proba_ = np.array([json.loads(r[3]) for r in rows]).reshape(len(rows), -1)
-        # The model of this round is in the run directory: reopening does not retrain.
-        model = self._model_path()
-        if (
-            phase in ("propose", "label")
-            and model is not None
-            and model.exists()
-            and self.store.get("model_round") == self.round_
-        ):
-            self.learner.load(model)
-        elif phase == "propose":
-            phase = "train"
-        self.phase_ = phase
+        self.round_, self.phase_, self.candidates_, proba = restore_state(self.store, self.learner, self._model_path())
+        if proba is not None:
+            self.candidate_proba_ = proba
 
     def _model_path(self) -> Path | None:
         return None if self.run_dir is None else self.run_dir / "model.pt"

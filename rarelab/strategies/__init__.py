@@ -17,12 +17,13 @@ from ._geometry import (
 )
 from ._mullapudi import Mullapudi, adaptive_mode, pseudo_negatives
 from ._scores import entropy_scores, random_scores, rare_class_scores, select_top
-from ._singh import MinorityClassMining, reconstruction_scores
+from ._singh import LogitAutoencoder, MinorityClassMining, holdout_mask, reconstruction_scores, train_autoencoder
 from ._taast import TAAST, rarity_weights, taast_scores
 from ._uncertainty import (
     MaxScore,
     Uncertainty,
     WeightedEntropy,
+    diversify_by_class,
     least_confidence_scores,
     margin_scores,
     weighted_entropy_scores,
@@ -83,6 +84,7 @@ __all__ = [
     "NEEDS_BUDGET",
     "TAAST",
     "Balanced",
+    "LogitAutoencoder",
     "Candidates",
     "CoreSet",
     "CosinePrototype",
@@ -101,8 +103,10 @@ __all__ = [
     "adaptive_mode",
     "balancing_scores",
     "cosine_to_centroid",
+    "diversify_by_class",
     "entropy_scores",
     "get_strategy",
+    "holdout_mask",
     "list_strategies",
     "k_center_greedy",
     "least_confidence_scores",
@@ -117,5 +121,6 @@ __all__ = [
     "select_top",
     "should_balance",
     "taast_scores",
+    "train_autoencoder",
     "weighted_entropy_scores",
 ]

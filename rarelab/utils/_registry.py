@@ -22,13 +22,13 @@ class Registry:
     Examples
     --------
     >>> reg = Registry("colour", owner="get_colour")
-    >>> reg.register("red", lambda *, shade=1: ("red", shade), summary="the colour red")
+    >>> _ = reg.register("red", lambda *, shade=1: ("red", shade), summary="the colour red")
     >>> reg.get("red", shade=2)
     ('red', 2)
-    >>> reg.get("red", tint=3)
+    >>> reg.get("red", tint=3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rarelab.exceptions.InvalidParameterError: get_colour('red') got parameters it does not take: ['tint']. It takes ['shade'].
+    rarelab.exceptions.InvalidParameterError: get_colour('red') got parameters it does not take: ['tint']. ...
     """
 
     def __init__(self, kind: str, *, owner: str):
