@@ -241,7 +241,7 @@ proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
 labels = rng.integers(0, c, n_train)
 ctx = PoolContext(pool_ids=np.arange(n_pool), proba=proba, rare_classes=tuple(range(10)),
                   train_ids=np.arange(n_pool, n_pool + n_train), train_labels=labels, learner=Learner(feats),
-                  n_classes=c, extras={"round": 0, "labels_used": 0, "search_labels": {}, "dataset": None})
+                  n_classes=c, extras={"round": 0, "labels_used": 0, "given_labels": {}, "dataset": None})
 name = sys.argv[1]
 s = get_strategy(name, budget=2500) if name in NEEDS_BUDGET else get_strategy(name)
 if name == "taast":

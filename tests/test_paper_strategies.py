@@ -55,7 +55,7 @@ def _ctx(features, train_ids, train_labels, pool_ids, proba=None, n_classes=3, *
         train_labels=np.asarray(train_labels),
         learner=FixedLearner(features),
         n_classes=n_classes,
-        extras={"round": 0, "labels_used": 0, "search_labels": {}, **extras},
+        extras={"round": 0, "labels_used": 0, "given_labels": {}, **extras},
     )
 
 
@@ -121,7 +121,7 @@ def test_balancing_runs_the_base_first_and_switches_at_the_budget_eq8_gives():
             np.setdiff1d(pool, list(search)),
             round=rnd,
             labels_used=len(search),
-            search_labels=dict(search),
+            given_labels=dict(search),
         )
         cand = strat.query(ctx, per_class=20, random_state=0)
         if cand.info["balancing"].startswith("on") and switched_at is None:
@@ -179,7 +179,7 @@ def test_mullapudi_uses_cosine_first_then_a_linear_model():
     search = {int(i): int(labels[i]) for i in cand.ids}
     train = np.r_[0, [i for i in cand.ids if labels[i] == 2]]
     ctx2 = _ctx(
-        feats, train, np.full(len(train), 2), np.setdiff1d(np.arange(1, 330), cand.ids), round=1, search_labels=search
+        feats, train, np.full(len(train), 2), np.setdiff1d(np.arange(1, 330), cand.ids), round=1, given_labels=search
     )
     m.query(ctx2, per_class=10, random_state=0)
     assert m.modes_[2].split()[0] in ("positive", "margin")
@@ -202,7 +202,7 @@ def _two_rare_ctx(search, targets, n_pos):
         train_labels=labels,
         learner=FixedLearner(feats),
         n_classes=4,
-        extras={"round": 1, "labels_used": len(search), "search_labels": search, "search_targets": targets},
+        extras={"round": 1, "labels_used": len(search), "given_labels": search, "proposed_for": targets},
     )
     return ctx
 
@@ -412,7 +412,7 @@ def real_ctx(tiny_signs):
             train_labels=ds.targets[train],
             learner=learner,
             n_classes=len(ds.classes),
-            extras={"round": 0, "labels_used": 0, "search_labels": {}, "dataset": ds},
+            extras={"round": 0, "labels_used": 0, "given_labels": {}, "dataset": ds},
         )
 
     return learner, make

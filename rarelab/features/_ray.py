@@ -2,7 +2,7 @@
 
 Ray Data reads and decodes the files and runs the backbone in a pool of actors
 (``map_batches``) on every node's CPUs or GPUs; the calling process receives the
-feature rows and writes them into the same :class:`~rarelab.feature_store.FeatureStore`
+feature rows and writes them into the same :class:`~rarelab.features.FeatureStore`
 the in-process engine writes, so both engines give the same store. Worker nodes must
 see the files under the same paths (a shared or network file system).
 """

@@ -64,7 +64,7 @@ class FeatureStore:
     root : path, optional
         The store's folder; default ``$RARELAB_CACHE_DIR/feature-store``. Share it (a
         network file system) when several machines extract into it.
-    backbone, weights, input_size : the feature extractor (:func:`rarelab.models.get_backbone`).
+    backbone, weights, input_size : the feature extractor (:func:`rarelab.features.get_backbone`).
     chunk_size : int
         Rows per chunk: the most work a kill can lose.
 

@@ -25,7 +25,7 @@ class PartialFineTune(Learner):
     with plain cross-entropy on cached trunk activations; the CPU way to adapt features.
 
     The activations live in an ``ActivationCache`` (``cache_``); ``split_backbone``
-    and ``augment_view`` in :mod:`rarelab.partial_tuning` are the pieces it is made of.
+    and ``augment_view`` in :mod:`rarelab.features` are the pieces it is made of.
 
     Parameters
     ----------
@@ -42,7 +42,7 @@ class PartialFineTune(Learner):
     weight_decay : float
     warm_start : bool
         Continue from the previous round's tail and head instead of ImageNet's.
-    device, random_state, callbacks, progress : as :class:`~rarelab.training.LinearProbe`.
+    device, random_state, callbacks, progress : as :class:`~rarelab.learners.LinearProbe`.
     """
 
     def __init__(

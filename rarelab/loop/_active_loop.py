@@ -248,7 +248,7 @@ class ActiveLoop:
         return self
 
     def _context(self, pool: np.ndarray, proba: np.ndarray) -> PoolContext:
-        search_labels = self.store.labels(committed=True)
+        given_labels = self.store.labels(committed=True)
         train_ids, train_labels = self._training_set()
         return PoolContext(
             pool_ids=pool,
@@ -260,10 +260,10 @@ class ActiveLoop:
             n_classes=len(self.dataset.classes),
             extras={
                 "round": self.round_,
-                "labels_used": len(search_labels),
-                "search_labels": search_labels,
+                "labels_used": len(given_labels),
+                "given_labels": given_labels,
                 "dataset": self.dataset,
-                "search_targets": self.store.candidate_targets(),
+                "proposed_for": self.store.candidate_targets(),
             },
         )
 

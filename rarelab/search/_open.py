@@ -1,13 +1,4 @@
-"""Search your own unlabeled images: a labeled seed set, a pool of files, people label.
-
-The real job, next to the simulation of :mod:`rarelab.experiment`. A run directory
-holds ``config.json`` (the sources and settings), ``items.sqlite`` (every file with its
-size, mtime, part and known label: seed and validation items only), ``labels.sqlite``
-(the person's labels, each stored the moment it is given), ``model.pt`` (the trained
-model of the current round), ``failed_files.csv`` (files that could not be decoded) and
-``candidates.csv``/``candidates.html`` after each proposal. Features live in a
-:class:`~rarelab.feature_store.FeatureStore`, shared between runs.
-"""
+"""Starting, reopening and rescanning a search (see :mod:`rarelab.search` for its run directory)."""
 
 from __future__ import annotations
 

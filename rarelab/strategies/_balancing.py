@@ -66,7 +66,7 @@ def balancing_scores(features, target_proto, majority_protos) -> np.ndarray:
 
 def search_counts(ctx: PoolContext) -> np.ndarray:
     """Labels the search acquired, per class (class ids only: 'not rare' names no class)."""
-    labels = np.array([y for y in ctx.extras.get("search_labels", {}).values() if y >= 0], dtype=np.int64)
+    labels = np.array([y for y in ctx.extras.get("given_labels", {}).values() if y >= 0], dtype=np.int64)
     return np.bincount(labels, minlength=ctx.proba.shape[1]).astype(np.float64)
 
 

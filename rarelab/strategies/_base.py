@@ -28,7 +28,9 @@ class PoolContext:
     train_labels: np.ndarray
     learner: Any = None
     n_classes: int | None = None
-    extras: dict = field(default_factory=dict)  # round, labels_used, search_labels, dataset, ...
+    extras: dict = field(
+        default_factory=dict
+    )  # round, labels_used, given_labels (committed, by item), proposed_for, dataset
 
     @cached_property
     def pool_embeddings(self) -> np.ndarray:

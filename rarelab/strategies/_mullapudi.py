@@ -206,8 +206,8 @@ class Mullapudi(Strategy):
         return logp[:, col], margin
 
     def class_scores(self, ctx: PoolContext, cls: int) -> np.ndarray:
-        search = ctx.extras.get("search_labels", {})
-        queried_for = ctx.extras.get("search_targets", {})
+        search = ctx.extras.get("given_labels", {})
+        queried_for = ctx.extras.get("proposed_for", {})
         pos = ctx.train_ids[ctx.train_labels == cls]  # L_p: I_p and the positives found so far
         neg = np.array([i for i, y in search.items() if y != cls and queried_for.get(i) == cls], dtype=np.int64)
         pool_f = self._features(ctx, ctx.pool_ids)

@@ -19,12 +19,12 @@ class CandidateGallery(anywidget.AnyWidget):
     """The top-k candidates of a rare class as an image grid with inline labeling (Fig. 2).
 
     A thin view of an :class:`~rarelab.loop.ActiveLoop` in its ``label`` phase: every click
-    or key becomes ``search.label`` / ``search.unlabel`` / ``search.commit``, the same
+    or key becomes ``loop.label`` / ``loop.unlabel`` / ``loop.commit``, the same
     calls a script makes, so each label is in the run's store the moment it is given.
 
     Parameters
     ----------
-    search : ActiveLoop
+    loop : ActiveLoop
         A search or a simulation.
     rare_class : int, optional
         Which rare class to show; the first by default.
@@ -54,7 +54,7 @@ class CandidateGallery(anywidget.AnyWidget):
 
     def __init__(
         self,
-        search,
+        loop,
         *,
         rare_class: int | None = None,
         k: int = 100,
@@ -64,24 +64,24 @@ class CandidateGallery(anywidget.AnyWidget):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.search = search
+        self.loop = loop
         self.k = k
         self.thumb_size = check_int("CandidateGallery", "thumb_size", thumb_size, low=96, high=512)
         self.preview_size = check_int("CandidateGallery", "preview_size", preview_size, low=96, high=1024)
-        rare = search.rare_classes
+        rare = loop.rare_classes
         rare_class = rare[0] if rare_class is None else rare_class
         if rare_class not in rare:
             raise param_error(
-                "CandidateGallery", "rare_class", f"one of the search's rare classes {list(rare)}", rare_class
+                "CandidateGallery", "rare_class", f"one of the loop.s rare classes {list(rare)}", rare_class
             )
-        n_classes = len(search.dataset.classes)
+        n_classes = len(loop.dataset.classes)
         shortcuts = {str(d): int(c) for d, c in (shortcuts or {}).items()}
         bad = {d: c for d, c in shortcuts.items() if not (len(d) == 1 and d.isdigit() and 0 <= c < n_classes)}
         if bad:
             raise param_error(
                 "CandidateGallery", "shortcuts", f"digit keys mapped to class ids in [0, {n_classes - 1}]", bad
             )
-        self.class_names = list(search.dataset.classes)
+        self.class_names = list(loop.dataset.classes)
         self.shortcuts = shortcuts
         self.rare_class = int(rare_class)
         self.on_msg(self._on_message)
@@ -89,11 +89,11 @@ class CandidateGallery(anywidget.AnyWidget):
 
     def candidate_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Item ids and P(rare class) of the candidates shown, best first (the loop's one ranking)."""
-        return self.search.ranked_candidates(self.rare_class, self.k)
+        return self.loop.ranked_candidates(self.rare_class, self.k)
 
     def refresh(self) -> None:
-        """Reload candidates and labels from the search (after propose or commit)."""
-        s, ds = self.search, self.search.dataset
+        """Reload candidates and labels from the loop (after propose or commit)."""
+        s, ds = self.loop, self.loop.dataset
         ids, p = self.candidate_table()
         side = self.thumb_size
         train = s.split.train[s.split.train_labels == self.rare_class]
@@ -114,22 +114,22 @@ class CandidateGallery(anywidget.AnyWidget):
 
     def _sync_labels(self) -> None:
         shown = {it["id"] for it in self.items}
-        self.labels = {str(i): int(y) for i, y in self.search.pending_labels_.items() if i in shown}
+        self.labels = {str(i): int(y) for i, y in self.loop.pending_labels_.items() if i in shown}
 
     # Every handler calls the core; the widget only mirrors what the store holds.
     def label(self, ids, label: int) -> None:
-        self.search.label(np.asarray(ids, dtype=np.int64), np.full(len(ids), int(label)), source="person")
+        self.loop.label(np.asarray(ids, dtype=np.int64), np.full(len(ids), int(label)), source="person")
         self._sync_labels()
 
     def unlabel(self, ids) -> None:
-        self.search.unlabel(np.asarray(ids, dtype=np.int64))
+        self.loop.unlabel(np.asarray(ids, dtype=np.int64))
         self._sync_labels()
 
     def commit(self) -> None:
-        n = len(self.search.pending_labels_)
-        self.search.commit()
+        n = len(self.loop.pending_labels_)
+        self.loop.commit()
         self.refresh()
-        self.status = f"committed {n} labels; now round {self.search.round_} (phase {self.search.phase_!r})"
+        self.status = f"committed {n} labels; now round {self.loop.round_} (phase {self.loop.phase_!r})"
 
     def _on_message(self, _widget, content, _buffers) -> None:
         kind = content.get("type")
@@ -182,7 +182,7 @@ class CandidateGallery(anywidget.AnyWidget):
     def send_preview(self, item: int) -> None:
         """Send the focused item's larger image, as one binary buffer."""
         side = self.preview_size
-        image = self.search.dataset.load_images([item], side)[0]
+        image = self.loop.dataset.load_images([item], side)[0]
         self.send(
             {"type": "preview", "id": item, "shape": [side, side]}, buffers=[np.ascontiguousarray(image).tobytes()]
         )

@@ -22,13 +22,13 @@ class ProjectionView(W.VBox):
     P(rare class); hover shows the thumbnail; a lasso or box selection can be labeled.
 
     "Label" means what is known: labels people gave (and, in a simulation, what the
-    search's oracle reveals, the only reader of ground truth). A real pool's unlabeled
+    simulation's oracle reveals, the only reader of ground truth). A real pool's unlabeled
     items are shown as such.
     """
 
     def __init__(
         self,
-        search,
+        loop,
         *,
         rare_class: int | None = None,
         method: str = "uncentered PCA",
@@ -37,14 +37,14 @@ class ProjectionView(W.VBox):
     ):
         if method not in METHODS:
             raise param_error("ProjectionView", "method", f"one of {METHODS}", method)
-        self.search = search
+        self.loop = loop
         self.random_state = random_state
-        rare = search.rare_classes
+        rare = loop.rare_classes
         self.rare_class = rare[0] if rare_class is None else rare_class
         rng = np.random.default_rng(random_state)
-        ds = search.dataset
+        ds = loop.dataset
         # The rare class's known items always stay in; other items are subsampled for speed.
-        ids = np.concatenate([search.split.val, search.pool_ids_])
+        ids = np.concatenate([loop.split.val, loop.pool_ids_])
         keep = self._known_rare(ids)
         rest = np.flatnonzero(~keep)
         if len(rest) > max_points:
@@ -78,9 +78,9 @@ class ProjectionView(W.VBox):
 
     def coordinates(self) -> np.ndarray:
         """2-D coordinates of ``self.ids`` for the chosen method (core functions)."""
-        feats = self.search.learner.embed(self.ids)
+        feats = self.loop.learner.embed(self.ids)
         if self.method.value == "uncentered PCA":
-            s = self.search
+            s = self.loop
             train_ids = s.train_ids_[s.train_labels_ == self.rare_class]
             comps = uncentered_pca(s.learner.embed(train_ids))
             return project(feats, comps)
@@ -91,7 +91,7 @@ class ProjectionView(W.VBox):
     def _known_rare(self, ids) -> np.ndarray:
         """Which of ``ids`` are known to be the rare class: a person's label, the validation
         labels, or (simulations only) the oracle's answer."""
-        s = self.search
+        s = self.loop
         if s.oracle is not None:
             return np.asarray(s.oracle(ids)) == self.rare_class
         known = {i: y for i, y in s.store.labels().items()}
@@ -100,10 +100,10 @@ class ProjectionView(W.VBox):
         return np.array([known.get(int(i)) == self.rare_class for i in ids], dtype=bool)
 
     def redraw(self):
-        ds = self.search.dataset
+        ds = self.loop.dataset
         coords = self.coordinates()
         is_rare = self._known_rare(self.ids)
-        p = self.search.learner.predict_proba(self.ids)[:, self.rare_class]
+        p = self.loop.learner.predict_proba(self.ids)[:, self.rare_class]
         fig = projection_figure(
             coords,
             is_rare.astype(int),
@@ -130,7 +130,7 @@ class ProjectionView(W.VBox):
         if not points.point_inds:
             return
         item = int(self.ids[self._rows(trace, points.point_inds[:1])[0]])
-        ds = self.search.dataset
+        ds = self.loop.dataset
         self.thumb.value = png_bytes(ds.load_images([item], 96)[0], 96)
         rare = bool(self._known_rare([item])[0])
         self.hover_text.value = f"item {item}<br>{ds.classes[self.rare_class] if rare else 'not known as rare'}"
@@ -138,14 +138,14 @@ class ProjectionView(W.VBox):
     def _on_select(self, trace, points, _selector):
         picked = set(self.ids[self._rows(trace, points.point_inds)].tolist()) | set(self.selection.tolist())
         self.selection = np.array(sorted(picked), dtype=np.int64)
-        in_pool = np.intersect1d(self.selection, self.search.pool_ids_)
-        self.label_button.disabled = self.search.phase_ != "label" or len(in_pool) == 0
+        in_pool = np.intersect1d(self.selection, self.loop.pool_ids_)
+        self.label_button.disabled = self.loop.phase_ != "label" or len(in_pool) == 0
         self.label_button.description = f"label {len(in_pool)} selected pool items"
 
     def label_selection(self, label: int):
-        """Label the selected pool items through ``search.label`` (stored at once)."""
-        ids = np.intersect1d(self.selection, self.search.pool_ids_)
-        self.search.label(ids, np.full(len(ids), int(label)), source="person")
+        """Label the selected pool items through ``loop.label`` (stored at once)."""
+        ids = np.intersect1d(self.selection, self.loop.pool_ids_)
+        self.loop.label(ids, np.full(len(ids), int(label)), source="person")
         self.selection = np.empty(0, np.int64)
         self.label_button.disabled = True
         self.label_button.description = f"labeled {len(ids)}"

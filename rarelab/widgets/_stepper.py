@@ -1,4 +1,4 @@
-"""``LoopStepper``: run the active search's phases one button at a time, with live plots."""
+"""``LoopStepper``: run the active loop.s phases one button at a time, with live plots."""
 
 from __future__ import annotations
 
@@ -21,19 +21,19 @@ class LoopStepper(W.VBox):
 
     Parameters
     ----------
-    search : ActiveLoop
+    loop : ActiveLoop
     baselines : list of paths to ``metrics.csv`` files or run directories, optional
     gallery_k : int
         Candidates shown in the embedded gallery.
     """
 
-    def __init__(self, search, *, baselines=(), gallery_k: int = 100):
-        self.search = search
+    def __init__(self, loop, *, baselines=(), gallery_k: int = 100):
+        self.loop = loop
         self.baselines = list(baselines)
         self.gallery_k = gallery_k
         self.out = W.Output()
         self.state = W.HTML()
-        self.progress = W.IntProgress(min=0, max=max(1, search.learner.epochs), description="epochs")
+        self.progress = W.IntProgress(min=0, max=max(1, loop.learner.epochs), description="epochs")
         self.loss = go.FigureWidget(loss_figure())
         self.curves = [
             go.FigureWidget(curve_figure([], "n_rare", title="N_rare (Fig. 4a)")),
@@ -44,10 +44,10 @@ class LoopStepper(W.VBox):
             for name in ("train", "propose", "label with oracle", "commit", "step", "run")
         }
         self.rounds = W.BoundedIntText(
-            value=max(search.round_ + 1, 3), min=1, max=100, description="to round", layout=W.Layout(width="150px")
+            value=max(loop.round_ + 1, 3), min=1, max=100, description="to round", layout=W.Layout(width="150px")
         )
         self.class_pick = W.Dropdown(
-            options=[(search.dataset.classes[c], c) for c in search.rare_classes], description="rare class"
+            options=[(loop.dataset.classes[c], c) for c in loop.rare_classes], description="rare class"
         )
         self.gallery_box = W.VBox()
         handlers = {
@@ -63,7 +63,7 @@ class LoopStepper(W.VBox):
             b.on_click(wrap(lambda _b, f=handlers[name]: f()))
         self.buttons = buttons
         self.class_pick.observe(wrap(lambda _c: self._show_gallery()), names=["value"])
-        search.learner.callbacks = [*(search.learner.callbacks or []), self._on_epoch]
+        loop.learner.callbacks = [*(loop.learner.callbacks or []), self._on_epoch]
         super().__init__(
             [
                 self.state,
@@ -79,27 +79,27 @@ class LoopStepper(W.VBox):
 
     # -- actions: each is one call of the core, then a redraw ----------------------------
     def train(self):
-        self.search.train()
+        self.loop.train()
         self._update()
 
     def propose(self):
-        self.search.propose()
+        self.loop.propose()
         self._update()
 
     def label_with_oracle(self):
-        self.search.label_with_oracle()
+        self.loop.label_with_oracle()
         self._update()
 
     def commit(self):
-        self.search.commit()
+        self.loop.commit()
         self._update()
 
     def step(self):
-        self.search.step()
+        self.loop.step()
         self._update()
 
     def run(self, rounds: int):
-        self.search.simulate(rounds)
+        self.loop.simulate(rounds)
         self._update()
 
     # -- views -------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class LoopStepper(W.VBox):
         self.loss.data[0].y = [loss] if epoch == 0 else [*self.loss.data[0].y, loss]
 
     def _rows(self):
-        rows = [{**r, "strategy": self.search.name, "seed": self.search.seed} for r in self.search.history_]
+        rows = [{**r, "strategy": self.loop.name, "seed": self.loop.seed} for r in self.loop.history_]
         for b in self.baselines:
             from pathlib import Path
 
@@ -118,7 +118,7 @@ class LoopStepper(W.VBox):
         return rows
 
     def _update(self):
-        s = self.search
+        s = self.loop
         device = describe(getattr(s.learner, "device_", None) or choose_device(s.learner.device))
         pending = len(s.pending_labels_)
         self.state.value = (
@@ -139,8 +139,8 @@ class LoopStepper(W.VBox):
         self._show_gallery()
 
     def _show_gallery(self):
-        if self.search.phase_ == "label":
-            self.gallery = CandidateGallery(self.search, rare_class=self.class_pick.value, k=self.gallery_k)
+        if self.loop.phase_ == "label":
+            self.gallery = CandidateGallery(self.loop, rare_class=self.class_pick.value, k=self.gallery_k)
             self.gallery_box.children = [self.gallery]
         else:
             self.gallery_box.children = [W.HTML("<i>The gallery appears after propose.</i>")]
