@@ -47,14 +47,7 @@ def _fill_cache(learner) -> float | None:
     """Seconds to compute what the learner caches once (features, or trunk activations);
     None for a learner that caches nothing (the whole network reads the images every round)."""
     t0 = time.perf_counter()
-    if hasattr(learner, "cache_"):
-        for v in range(learner.views + 1):
-            learner.cache_.view(v)
-    elif hasattr(learner, "_features"):
-        learner._features()
-    else:
-        return None
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0 if learner.precompute() else None
 
 
 def study_seed(config: SimulationConfig, dataset, *, rounds: int = 3) -> dict:

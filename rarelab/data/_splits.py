@@ -141,8 +141,51 @@ def rare_class_split(
     >>> int(np.sum(y[s.train] == 2)), int(np.sum(y[s.pool] == 2)) + int(np.sum(y[s.val] == 2))
     (1, 9)
     """
-    owner = "rare_class_split"
     targets = np.asarray(targets)
+    n_train, n_val, pool_cap, fr, rare, template_ids = _check_split_args(
+        targets, rare_classes, n_train, n_val, pool_cap, common_fractions, template_ids
+    )
+    grouped = groups is not None
+    groups = np.arange(len(targets)) if groups is None else np.asarray(groups)
+    if groups.shape != targets.shape:
+        raise param_error(_OWNER, "groups", f"one group id per item ({len(targets)})", f"shape {groups.shape}")
+    train_from = np.ones(len(targets), bool) if rare_train_from is None else np.asarray(rare_train_from, bool)
+    if train_from.shape != targets.shape:
+        raise param_error(
+            _OWNER, "rare_train_from", f"a boolean mask over the {len(targets)} items", f"shape {train_from.shape}"
+        )
+    eval_from = ~train_from if rare_train_from is not None else train_from
+    rng = check_random_state(random_state)
+
+    excluded = np.zeros(len(targets), dtype=bool)
+    excluded[list(template_ids.values())] = True
+    train, val, pool = [list(template_ids.values())], [], []
+    for c in rare:
+        mine = (targets == c) & ~excluded
+        k_train = 0 if c in template_ids else n_train
+        parts = _split_rare_class(
+            c, mine, groups, grouped, train_from, eval_from, k_train, n_val, rng, own_eval=rare_train_from is not None
+        )
+        train.append(parts[0])
+        val.append(parts[1])
+        pool.append(parts[2] if pool_cap is None else parts[2][:pool_cap])
+    common = np.flatnonzero(~np.isin(targets, rare) & ~excluded)
+    for c in np.unique(targets[common]):
+        for part, ids in zip(
+            (train, val, pool), _split_common_class(common[targets[common] == c], groups, grouped, fr, rng)
+        ):
+            part.append(ids)
+    cat = lambda parts: np.sort(np.concatenate(parts).astype(np.int64))  # noqa: E731
+    train, val = cat(train), cat(val) if val else np.empty(0, np.int64)
+    # The known labels travel with the split; the pool's stay with whoever holds the ground truth.
+    return Split(train, val, cat(pool), tuple(rare), template_ids, train_labels=targets[train], val_labels=targets[val])
+
+
+_OWNER = "rare_class_split"
+
+
+def _check_split_args(targets, rare_classes, n_train, n_val, pool_cap, common_fractions, template_ids):
+    owner = _OWNER
     if targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
         raise param_error(owner, "targets", "a 1-D int array", f"{targets.dtype} array of shape {targets.shape}")
     n_train = check_int(owner, "n_train", n_train, low=1)
@@ -171,76 +214,56 @@ def rare_class_split(
             bad,
             "Append the templates with dataset.with_templates(rare_classes) first.",
         )
-    grouped = groups is not None
-    groups = np.arange(len(targets)) if groups is None else np.asarray(groups)
-    if groups.shape != targets.shape:
-        raise param_error(owner, "groups", f"one group id per item ({len(targets)})", f"shape {groups.shape}")
-    train_from = np.ones(len(targets), bool) if rare_train_from is None else np.asarray(rare_train_from, bool)
-    if train_from.shape != targets.shape:
-        raise param_error(
-            owner, "rare_train_from", f"a boolean mask over the {len(targets)} items", f"shape {train_from.shape}"
-        )
-    eval_from = ~train_from if rare_train_from is not None else train_from
-    rng = check_random_state(random_state)
+    return n_train, n_val, pool_cap, fr, rare, template_ids
 
-    excluded = np.zeros(len(targets), dtype=bool)
-    excluded[list(template_ids.values())] = True
-    train, val, pool = [list(template_ids.values())], [], []
-    for c in rare:
-        k_train = 0 if c in template_ids else n_train
-        mine = (targets == c) & ~excluded
-        # Whole groups, drawn in random order; with singleton groups this is a permutation of items.
-        train_groups = rng.permutation(np.unique(groups[mine & train_from]))
-        k_val = int(rng.integers(n_val[0], n_val[1] + 1))
-        members: dict = {}
-        for i in np.flatnonzero(mine):
-            members.setdefault(groups[i], []).append(int(i))
-        # Validation and pool take only items they may come from (the other official split).
-        evaluable = {g: [i for i in items if eval_from[i]] for g, items in members.items()}
-        taken, used = [], []
-        for g in train_groups:
-            if len(taken) >= k_train:
-                break
-            taken += members[g]
-            used.append(g)
-        taken = taken[:k_train]
-        if rare_train_from is None:
-            rest_groups = train_groups[len(used) :]
-        else:
-            rest_groups = rng.permutation(np.unique(groups[mine & eval_from & ~np.isin(groups, used)]))
-        n_rest = int(np.sum(mine & eval_from & np.isin(groups, rest_groups)))
-        if len(taken) < k_train or len(rest_groups) < n_val[0] + 1 or n_rest < n_val[0] + 1:
-            raise param_error(
-                owner,
-                "rare_classes",
-                f"classes with at least {k_train} training item(s) and "
-                f"{n_val[0] + 1} validation and pool {'groups' if grouped else 'items'} besides",
-                f"class {c} with {int(mine.sum())} items in {len(np.unique(groups[mine]))} groups",
-                "Choose other rare classes or lower n_train/n_val.",
-            )
-        k_val = min(k_val, len(rest_groups) - 1)
-        # Validation: one item from each of k_val groups; the pool: the other groups' items.
-        val_items = [int(rng.choice(evaluable[g])) if grouped else evaluable[g][0] for g in rest_groups[:k_val]]
-        rest = np.array([i for g in rest_groups[k_val:] for i in evaluable[g]], dtype=np.int64)
-        if grouped:
-            rest = rng.permutation(rest)  # a cap then samples many tracks, not the first one or two
-        train.append(np.asarray(taken, dtype=np.int64))
-        val.append(np.asarray(val_items, dtype=np.int64))
-        pool.append(rest if pool_cap is None else rest[:pool_cap])
-    common = np.flatnonzero(~np.isin(targets, rare) & ~excluded)
-    for c in np.unique(targets[common]):
-        mine = common[targets[common] == c]
-        order = rng.permutation(np.unique(groups[mine]))
-        ids = np.concatenate([mine[groups[mine] == g] for g in order]) if grouped else order
-        sizes = np.array([np.sum(groups[mine] == g) for g in order]) if grouped else np.ones(len(order), int)
-        a = int(round(fr[0] * len(ids)))
-        b = a + int(round(fr[1] * len(ids)))
-        # A group goes to the part where its first item falls: whole groups, fractions kept closely.
-        start = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        train.append(ids[start < a])
-        val.append(ids[(start >= a) & (start < b)])
-        pool.append(ids[start >= b])
-    cat = lambda parts: np.sort(np.concatenate(parts).astype(np.int64))  # noqa: E731
-    train, val = cat(train), cat(val) if val else np.empty(0, np.int64)
-    # The known labels travel with the split; the pool's stay with whoever holds the ground truth.
-    return Split(train, val, cat(pool), tuple(rare), template_ids, train_labels=targets[train], val_labels=targets[val])
+
+def _split_rare_class(c, mine, groups, grouped, train_from, eval_from, k_train, n_val, rng, *, own_eval):
+    """``(train, val, pool)`` item ids of rare class ``c`` (its items: the mask ``mine``)."""
+    # Whole groups, drawn in random order; with singleton groups this is a permutation of items.
+    train_groups = rng.permutation(np.unique(groups[mine & train_from]))
+    k_val = int(rng.integers(n_val[0], n_val[1] + 1))
+    members: dict = {}
+    for i in np.flatnonzero(mine):
+        members.setdefault(groups[i], []).append(int(i))
+    # Validation and pool take only items they may come from (the other official split).
+    evaluable = {g: [i for i in items if eval_from[i]] for g, items in members.items()}
+    taken, used = [], []
+    for g in train_groups:
+        if len(taken) >= k_train:
+            break
+        taken += members[g]
+        used.append(g)
+    taken = taken[:k_train]
+    if not own_eval:
+        rest_groups = train_groups[len(used) :]
+    else:
+        rest_groups = rng.permutation(np.unique(groups[mine & eval_from & ~np.isin(groups, used)]))
+    n_rest = int(np.sum(mine & eval_from & np.isin(groups, rest_groups)))
+    if len(taken) < k_train or len(rest_groups) < n_val[0] + 1 or n_rest < n_val[0] + 1:
+        raise param_error(
+            _OWNER,
+            "rare_classes",
+            f"classes with at least {k_train} training item(s) and "
+            f"{n_val[0] + 1} validation and pool {'groups' if grouped else 'items'} besides",
+            f"class {c} with {int(mine.sum())} items in {len(np.unique(groups[mine]))} groups",
+            "Choose other rare classes or lower n_train/n_val.",
+        )
+    k_val = min(k_val, len(rest_groups) - 1)
+    # Validation: one item from each of k_val groups; the pool: the other groups' items.
+    val_items = [int(rng.choice(evaluable[g])) if grouped else evaluable[g][0] for g in rest_groups[:k_val]]
+    rest = np.array([i for g in rest_groups[k_val:] for i in evaluable[g]], dtype=np.int64)
+    if grouped:
+        rest = rng.permutation(rest)  # a cap then samples many tracks, not the first one or two
+    return np.asarray(taken, dtype=np.int64), np.asarray(val_items, dtype=np.int64), rest
+
+
+def _split_common_class(mine, groups, grouped, fr, rng):
+    """``(train, val, pool)`` item ids of a common class's items ``mine``, by ``fr``, group by group."""
+    order = rng.permutation(np.unique(groups[mine]))
+    ids = np.concatenate([mine[groups[mine] == g] for g in order]) if grouped else order
+    sizes = np.array([np.sum(groups[mine] == g) for g in order]) if grouped else np.ones(len(order), int)
+    a = int(round(fr[0] * len(ids)))
+    b = a + int(round(fr[1] * len(ids)))
+    # A group goes to the part where its first item falls: whole groups, fractions kept closely.
+    start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return ids[start < a], ids[(start >= a) & (start < b)], ids[start >= b]

@@ -112,6 +112,14 @@ class Learner(ABC):
     def load(self, path) -> Learner:
         """Restore a model written by :meth:`save`; returns ``self``."""
 
+    def precompute(self) -> bool:
+        """Compute what this learner caches once per dataset (frozen features, trunk
+        activations), so that the first round does not; returns whether it caches anything.
+
+        Learners that read the images every round (full fine-tuning) cache nothing.
+        """
+        return False
+
     @property
     def n_classes(self) -> int:
         return len(self.dataset.classes)

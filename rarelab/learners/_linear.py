@@ -98,6 +98,11 @@ class LinearProbe(Learner):
             )
         return self.features_
 
+    def precompute(self) -> bool:
+        """Extract (or read from the cache) every item's frozen features."""
+        self._features()
+        return True
+
     def input_side(self) -> int:
         """Side of the images :meth:`predict_proba_images` expects: the backbone's input."""
         return self.input_size or DEFAULT_INPUT_SIZE[self.backbone]

@@ -97,6 +97,12 @@ class PartialFineTune(Learner):
             )
         return self._cache
 
+    def precompute(self) -> bool:
+        """Cache the trunk's activations of every item: the clean view and each augmented one."""
+        for v in range(self.views + 1):
+            self.cache_.view(v)
+        return True
+
     def _new_model(self, n_outputs: int, gen: torch.Generator) -> None:
         self.model_ = get_backbone(self.backbone, n_outputs, weights="DEFAULT", input_size=self.input_size)
         init_linear(self.model_.head, gen)

@@ -237,7 +237,7 @@ class ActiveLoop:
             "train_size": int(len(ids) + len(p_ids)),
             "pseudo_labels": int(len(p_ids)),
             "train_seconds": round(time.perf_counter() - t0, 3),
-            "device": describe(self.learner.device_) if hasattr(self.learner, "device_") else "",
+            "device": describe(self.learner.device_),
         }
         state = {"round": self.round_, "phase": "propose"}
         if self._model_path() is not None:
