@@ -20,8 +20,20 @@ class PhaseError(RarelabError, RuntimeError):
     """A step of the active loop was called in the wrong phase."""
 
 
+class StaleStateError(RarelabError, RuntimeError):
+    """A write based on an older state of a run than its store holds (another view or process
+    wrote since); call ``refresh()`` on the object and repeat."""
+
+
 class GroundTruthUnavailable(RarelabError, AttributeError):
     """Raised when code asks for labels nobody gave: a real pool has none."""
 
 
-__all__ = ["DataUnavailableError", "GroundTruthUnavailable", "InvalidParameterError", "PhaseError", "RarelabError"]
+__all__ = [
+    "DataUnavailableError",
+    "GroundTruthUnavailable",
+    "InvalidParameterError",
+    "PhaseError",
+    "RarelabError",
+    "StaleStateError",
+]

@@ -85,8 +85,12 @@ def test_gallery_labels_go_to_the_store_at_once(proposed, tmp_path):
     _msg(g, type="unlabel", ids=[b])
     assert g.labels == {str(a): g.rare_class}
     _msg(g, type="commit")
-    assert proposed.round_ == 1 and a in proposed.train_ids_ and g.items == []
-    assert "committed 1 labels" in g.status
+    assert proposed.round_ == 1 and a in proposed.train_ids_
+    assert "committed 1 labels of round 0" in g.status and "train()" in g.status
+    assert g.stale  # its round is over: greyed out, no input
+    _msg(g, type="label", ids=[b], label=g.rare_class)
+    assert g.status.startswith("error:") and "round 0, which is over" in g.status
+    assert b not in proposed.pending_labels_
 
 
 def test_gallery_shows_errors_instead_of_swallowing_them(proposed):

@@ -35,6 +35,9 @@ def _mount(page, n=200, size=32, shortcuts=None):
         "reference_caption": "training sample",
         "title": "test",
         "status": "",
+        "round_shown": 0,
+        "stale": False,
+        "pending": 0,
     }
     page.evaluate("document.getElementById('host').replaceChildren(); window.cleanup && window.cleanup()")
     page.evaluate("([s, b]) => window.mount(s, b)", [state, base64.b64encode(pixels).decode()])
@@ -66,19 +69,63 @@ def test_keyboard_labels_and_keys_stay_in_the_widget(page):
     _mount(page, n=10)
     page.locator(".rarelab-gallery").focus()
     page.evaluate("window.documentKeys = []")
-    for key in ("y", "ArrowRight", "n", "1", "u", "Enter"):
+    for key in ("y", "ArrowRight", "n", "1", "Backspace", "u", "Enter"):
         page.keyboard.press(key)
     sent = page.evaluate("window.model.sent")
-    kinds = [(m["type"], m.get("ids"), m.get("label")) for m in sent if m["type"] != "preview"]
-    # y labels item 0 and moves on; ArrowRight skips to 2; n, then 1 (shortcut class 3) move on; u undoes 4
+    kinds = [(m["type"], m.get("ids"), m.get("label")) for m in sent if m["type"] not in ("preview", "poll")]
+    # y labels item 0 and moves on; ArrowRight skips to 2; n, then 1 (shortcut class 3) move on;
+    # Backspace clears item 4; u undoes the last action; Enter commits nothing
     assert kinds == [
         ("label", [1000], 7),
         ("label", [1002], -1),
         ("label", [1003], 3),
         ("unlabel", [1004], None),
-        ("commit", None, None),
+        ("undo", None, None),
     ]
     assert page.evaluate("window.documentKeys") == []  # nothing reached JupyterLab's shortcut handler
+
+
+def test_jupyter_run_keys_never_commit(page):
+    _mount(page, n=4)
+    page.evaluate("window.model.set('pending', 2)")
+    page.locator(".rarelab-gallery").focus()
+    page.evaluate("window.documentKeys = []")
+    for key in ("Shift+Enter", "Control+Enter", "Alt+Enter", "Enter"):
+        page.keyboard.press(key)
+    assert not [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"]
+    # the modified Enters are Jupyter's (run the cell): they pass through
+    assert [k for k in page.evaluate("window.documentKeys") if k == "Enter"] == ["Enter", "Enter", "Enter"]
+
+
+def test_commit_is_a_visible_button_and_zero_labels_need_a_second_click(page):
+    _mount(page, n=4)
+    button = page.locator(".rl-commit")
+    assert button.is_visible() and "no labels" in button.inner_text()
+    button.click()
+    assert not [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"]
+    assert "Click again" in button.inner_text()
+    button.click()
+    commits = [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"]
+    assert commits == [{"type": "commit", "allow_empty": True, "t0": commits[0]["t0"]}]
+    page.evaluate("window.model.set('pending', 3)")
+    assert button.inner_text() == "Commit 3 labels of round 0"
+    button.click()
+    assert [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"][-1].get("allow_empty") is None
+
+
+def test_a_stale_gallery_greys_out_and_takes_no_input(page):
+    _mount(page, n=4)
+    page.evaluate(
+        "window.model.set('stale', true); window.model.set('status', 'This gallery shows round 0, which is over')"
+    )
+    assert "rl-stale" in page.locator(".rarelab-gallery").get_attribute("class")
+    assert page.locator(".rl-commit").is_disabled()
+    before = len(page.evaluate("window.model.sent"))
+    page.locator(".rarelab-gallery").focus()
+    page.keyboard.press("y")
+    page.locator(".rl-cell:not(.rl-reference)").first.click(force=True)
+    assert len(page.evaluate("window.model.sent")) == before
+    assert "round 0, which is over" in page.locator(".rl-status").inner_text()
 
 
 def test_bulk_keys_label_everything_shown(page):

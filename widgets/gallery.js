@@ -51,6 +51,18 @@ function render({ model, el }) {
   grid.className = "rl-grid";
   const help = document.createElement("div");
   help.className = "rl-help";
+  // Committing ends the round for every view: a visible, deliberate control, never a key
+  // that Jupyter also uses (Shift/Ctrl/Alt+Enter run cells).
+  const footer = document.createElement("div");
+  footer.className = "rl-footer";
+  const commitButton = document.createElement("button");
+  commitButton.className = "rl-commit jupyter-button";
+  commitButton.type = "button";
+  const undoButton = document.createElement("button");
+  undoButton.className = "rl-undo jupyter-button";
+  undoButton.type = "button";
+  undoButton.textContent = "Undo";
+  footer.append(commitButton, undoButton);
   // The focused item, larger: requested from Python when the focus moves (one image per message).
   const previewBox = document.createElement("figure");
   previewBox.className = "rl-preview";
@@ -60,7 +72,7 @@ function render({ model, el }) {
   const body = document.createElement("div");
   body.className = "rl-body";
   body.append(grid, previewBox);
-  root.append(header, body, status, help);
+  root.append(header, body, footer, status, help);
   el.appendChild(root);
   let previewFor = null;
 
@@ -94,8 +106,40 @@ function render({ model, el }) {
     const nRare = labs.filter((l) => l === rare).length;
     const nDone = labs.filter((l) => l !== null).length;
     header.textContent = `${model.get("title")} — ${nDone}/${items().length} labeled, ${nRare} rare`;
+    paintCommit();
     requestPreview();
   }
+
+  let armedEmpty = null; // committing zero labels takes a second, deliberate click
+  function paintCommit() {
+    const n = model.get("pending");
+    const stale = model.get("stale") || model.get("round_shown") < 0;
+    root.classList.toggle("rl-stale", stale);
+    commitButton.disabled = stale;
+    undoButton.disabled = stale;
+    if (armedEmpty && n > 0) armedEmpty = null;
+    commitButton.textContent = armedEmpty
+      ? `Click again to end round ${model.get("round_shown")} with no labels`
+      : n > 0
+        ? `Commit ${n} label${n === 1 ? "" : "s"} of round ${model.get("round_shown")}`
+        : "Commit: no labels yet";
+    commitButton.classList.toggle("rl-armed", Boolean(armedEmpty));
+  }
+
+  function onCommit() {
+    if (model.get("stale")) return;
+    if (model.get("pending") > 0) send({ type: "commit" });
+    else if (armedEmpty) {
+      clearTimeout(armedEmpty);
+      armedEmpty = null;
+      send({ type: "commit", allow_empty: true });
+    } else {
+      armedEmpty = setTimeout(() => { armedEmpty = null; paintCommit(); }, 5000);
+    }
+    paintCommit();
+  }
+  commitButton.addEventListener("click", onCommit);
+  undoButton.addEventListener("click", () => { if (!model.get("stale")) send({ type: "undo" }); });
 
   function requestPreview() {
     const it = items()[focus];
@@ -153,8 +197,8 @@ function render({ model, el }) {
     const sc = model.get("shortcuts");
     const keys = Object.keys(sc).map((d) => `${d}=${model.get("class_names")[sc[d]]}`).join(", ");
     help.textContent =
-      "click: rare/not · ←→↑↓ move · y rare · n not · u undo" +
-      (keys ? ` · ${keys}` : "") + " · a all rare · x none · Enter commit";
+      "click: rare/not · ←→↑↓ move · y rare · n not · Backspace clear · u undo" +
+      (keys ? ` · ${keys}` : "") + " · a all rare · x none · commit with the button";
     paintLabels();
   }
 
@@ -177,7 +221,10 @@ function render({ model, el }) {
   }
 
   function onKey(ev) {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    // Modified keys are Jupyter's (Shift+Enter runs the cell): they pass through untouched.
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || (ev.shiftKey && ev.key === "Enter")) return;
+    if (ev.target === commitButton || ev.target === undoButton) return; // Enter/Space press the button
+    if (model.get("stale")) { ev.stopPropagation(); return; }
     const n = cells.length;
     const rare = model.get("rare_class");
     const sc = model.get("shortcuts");
@@ -188,11 +235,11 @@ function render({ model, el }) {
     else if (ev.key === "ArrowUp") focus = Math.max(0, focus - columns());
     else if (ev.key === "y" && n) { setLabel([focus], rare); focus = Math.min(n - 1, focus + 1); }
     else if (ev.key === "n" && n) { setLabel([focus], NOT_RARE); focus = Math.min(n - 1, focus + 1); }
-    else if ((ev.key === "u" || ev.key === "Backspace") && n) setLabel([focus], null);
+    else if (ev.key === "u") send({ type: "undo" });
+    else if (ev.key === "Backspace" && n) setLabel([focus], null);
     else if (ev.key in sc && n) { setLabel([focus], sc[ev.key]); focus = Math.min(n - 1, focus + 1); }
     else if (ev.key === "a" && n) setLabel([...Array(n).keys()], rare);
     else if (ev.key === "x" && n) setLabel([...Array(n).keys()], NOT_RARE);
-    else if (ev.key === "Enter") send({ type: "commit" });
     else handled = false;
     // Every key typed in the gallery stays in the gallery: number keys must not turn the
     // cell into a heading, Enter must not enter edit mode.
@@ -207,7 +254,9 @@ function render({ model, el }) {
   const onStatus = () => {
     status.textContent = model.get("status");
     status.classList.toggle("rl-error", model.get("status").startsWith("error"));
+    status.classList.toggle("rl-warning", model.get("stale"));
   };
+  const onStale = () => { paintCommit(); onStatus(); };
   const onMessage = (msg, buffers) => {
     if (msg && msg.type === "preview") {
       if (msg.id !== previewFor || !buffers || !buffers.length) return;  // the focus moved on meanwhile
@@ -233,6 +282,9 @@ function render({ model, el }) {
     ["change:items", build],
     ["change:pixels", build],
     ["change:status", onStatus],
+    ["change:stale", onStale],
+    ["change:round_shown", onStale],
+    ["change:pending", paintCommit],
     ["msg:custom", onMessage],
   ];
   root.addEventListener("keydown", onKey);
@@ -240,6 +292,11 @@ function render({ model, el }) {
   listeners.forEach(([event, fn]) => model.on(event, fn));
   build();
   onStatus();
+  // Other processes (the CLI, another kernel) write to the same run: ask Python every few
+  // seconds whether the store moved on; it repaints every view of the run if so.
+  const poller = setInterval(() => {
+    if (root.isConnected && !model.get("stale")) model.send({ type: "poll" });
+  }, 3000);
   // Wall-clock time after the first paint, so a benchmark can compare it with the kernel's clock.
   requestAnimationFrame(() => {
     root.dataset.paintedAt = String(Date.now());
@@ -247,6 +304,7 @@ function render({ model, el }) {
   });
 
   return () => {
+    clearInterval(poller);
     root.removeEventListener("keydown", onKey);
     root.removeEventListener("keyup", stopKeyup);
     listeners.forEach(([event, fn]) => model.off(event, fn));

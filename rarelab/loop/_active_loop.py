@@ -18,18 +18,18 @@ from ..learners import Learner
 from ..reporting import n_rare, rare_f1
 from ..strategies import Candidates, PoolContext, Strategy
 from ..utils import check_int, describe, param_error
-from ._candidates import rank_for_class
 from ._checks import check_labels, check_split
 from ._export import export_labels
-from ._label_store import NOT_RARE, LabelStore
+from ._label_store import LabelStore
 from ._resume import open_store, restore_state
 from ._round_log import RoundLog, commit_measures
+from ._state import LoopState
+from ._sync import RevisionSync
 
 PHASES = ("train", "propose", "label")
-_NEXT_CALL = {"train": "train()", "propose": "propose()", "label": "label(...) then commit()"}
 
 
-class ActiveLoop:
+class ActiveLoop(RevisionSync, LoopState):
     """Search an unlabeled pool for rare classes, round by round (the paper's Algorithm 1).
 
     The same object serves a *search* (a person labels through :meth:`label`) and a
@@ -110,7 +110,9 @@ class ActiveLoop:
         self.store = self._open_store()
         csv_path = None if self.run_dir is None else self.run_dir / "metrics.csv"
         self.log = RoundLog(self.store, csv_path, strategy=self.name, seed=self.seed)
+        self._observers: list = []
         self._restore()
+        self.revision_ = self.store.revision()
 
     # -- set-up and resumption -----------------------------------------------------------
     def _open_store(self) -> LabelStore:
@@ -134,88 +136,13 @@ class ActiveLoop:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- state -------------------------------------------------------------------------
-    @property
-    def history_(self) -> list[dict]:
-        """Every round's record so far (see :class:`RoundLog`)."""
-        return self.log.history
-
-    def _training_set(self) -> tuple[np.ndarray, np.ndarray]:
-        """Initial training items plus committed labels (NOT_RARE ones train nothing): one store read."""
-        committed = {i: y for i, y in self.store.labels(committed=True).items() if y != NOT_RARE}
-        train = np.asarray(self.split.train, dtype=np.int64)
-        ids = np.concatenate([train, np.fromiter(committed.keys(), dtype=np.int64, count=len(committed))])
-        labels = np.concatenate(
-            [self.split.train_labels, np.fromiter(committed.values(), dtype=np.int64, count=len(committed))]
-        )
-        return ids, labels
-
-    @property
-    def train_ids_(self) -> np.ndarray:
-        return self._training_set()[0]
-
-    @property
-    def train_labels_(self) -> np.ndarray:
-        return self._training_set()[1]
-
-    @property
-    def pseudo_(self) -> tuple[np.ndarray, np.ndarray]:
-        """Machine labels the strategy proposed for the next training (items still in the pool)."""
-        ids, labels = self.store.get("pseudo", [[], []])
-        ids, labels = np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
-        keep = ~np.isin(ids, np.fromiter(self.store.labels(committed=True).keys(), dtype=np.int64))
-        return ids[keep], labels[keep]
-
-    @property
-    def pool_ids_(self) -> np.ndarray:
-        """Pool items not yet committed (labels waiting for commit keep their item in the pool)."""
-        done = np.fromiter(self.store.labels(committed=True).keys(), dtype=np.int64)
-        return np.setdiff1d(self.split.pool, done)
-
-    @property
-    def pending_labels_(self) -> dict[int, int]:
-        """Labels given this round and not yet committed, by item id."""
-        return self.store.labels(committed=False)
-
-    def allowed(self) -> dict[str, bool]:
-        """Which calls the current phase allows: ``train``, ``propose``, ``label``, ``commit``,
-        ``label_with_oracle``, ``step`` and ``simulate``. Views enable their buttons from this."""
-        p, oracle = self.phase_, self.oracle is not None
-        return {
-            "train": p in ("train", "propose"),
-            "propose": p == "propose",
-            "label": p == "label",
-            "commit": p == "label",
-            "label_with_oracle": p == "label" and oracle,
-            "step": oracle,
-            "simulate": oracle,
-        }
-
-    def _expect(self, *phases):
-        if self.phase_ not in phases:
-            raise PhaseError(
-                f"ActiveLoop is in phase {self.phase_!r} of round {self.round_}; "
-                f"this call needs phase {' or '.join(map(repr, phases))}. Call {_NEXT_CALL[self.phase_]} next."
-            )
-
-    def ranked_candidates(self, rare_class: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Item ids and P(``rare_class``) of that class's current candidates, highest first.
-
-        The one ranking every view shows (gallery, ``candidates.csv``); empty outside the
-        ``label`` phase.
-        """
-        if self.candidates_ is None:
-            return np.empty(0, np.int64), np.empty(0)
-        pos = rank_for_class(self.candidates_.target, self.candidate_proba_, self.rare_classes, rare_class, k)
-        col = self.rare_classes.index(rare_class)
-        return self.candidates_.ids[pos], self.candidate_proba_[pos, col]
-
     # -- phases ------------------------------------------------------------------------
     def train(self):
         """Fit the learner on the current training set and score rare-class F1 on validation.
 
         Allowed again before :meth:`propose` (to retrain with other settings).
         """
+        self._guard()
         self._expect("train", "propose")
         t0 = time.perf_counter()
         ids, labels = self._training_set()
@@ -243,8 +170,9 @@ class ActiveLoop:
         if self._model_path() is not None:
             self.learner.save(self._model_path())  # atomic; the phase says "propose" only after it is on disk
             state["model_round"] = self.round_
-        self.log.save(record, state)
+        self.log.save(record, state, expect_revision=self.revision_)
         self.phase_ = "propose"
+        self._wrote("train")
         return self
 
     def _context(self, pool: np.ndarray, proba: np.ndarray) -> PoolContext:
@@ -269,6 +197,7 @@ class ActiveLoop:
 
     def propose(self) -> Candidates:
         """Score the pool with the strategy; returns the candidates (best first) and stores them."""
+        self._guard()
         self._expect("propose")
         pool = self.pool_ids_
         proba = self.learner.predict_proba(pool)
@@ -294,7 +223,7 @@ class ActiveLoop:
             record["pseudo_rare_mislabeled"] = int(
                 np.sum(np.isin(truth, self.rare_classes) & (truth != cand.pseudo_labels))
             )
-        self.store.save_round(self.round_, record)
+        self.store.save_round(self.round_, record, expect_revision=self.revision_)
         self.store.save_candidates(
             self.round_,
             cand.ids,
@@ -302,10 +231,12 @@ class ActiveLoop:
             cand.score,
             self.candidate_proba_,
             {"round": self.round_, "phase": "label", "pseudo": [cand.pseudo_ids.tolist(), cand.pseudo_labels.tolist()]},
+            expect_revision=self.store.last_revision,
         )
         self.log.refresh()
         self.candidates_ = cand
         self.phase_ = "label"
+        self._wrote("propose")
         return cand
 
     def label(self, ids, labels, *, source: str = "person"):
@@ -314,6 +245,7 @@ class ActiveLoop:
         ``labels`` are class ids, or :data:`rarelab.loop.NOT_RARE` (-1) for an item that
         is in no rare class when its exact class is unknown.
         """
+        self._guard(reload_if_same_phase=True)
         self._expect("label")
         ids, labels = check_labels(ids, labels, len(self.dataset.classes))
         # Membership by binary search, not a set difference over the whole pool: a person
@@ -327,18 +259,46 @@ class ActiveLoop:
                 "ids",
                 "ids of items still in the pool",
                 outside[:5].tolist(),
-                "Only unlabeled pool items can be labeled.",
+                "Only pool items without a committed label can be labeled; change committed ones with correct().",
             )
         paths = getattr(self.dataset, "paths", None)
         self.store.add(
-            ids, labels, round=self.round_, source=source, paths=None if paths is None else [paths[i] for i in ids]
+            ids,
+            labels,
+            round=self.round_,
+            source=source,
+            paths=None if paths is None else [paths[i] for i in ids],
+            expect_revision=self.revision_,
         )
+        self._wrote("label")
         return self
 
     def unlabel(self, ids):
         """Withdraw labels given this round (before commit)."""
+        self._guard(reload_if_same_phase=True)
         self._expect("label")
-        self.store.remove(np.atleast_1d(ids))
+        self.store.remove(np.atleast_1d(ids), round=self.round_, expect_revision=self.revision_)
+        self._wrote("unlabel")
+        return self
+
+    def correct(self, ids, labels, *, source: str = "person"):
+        """Change labels, committed or not; the old ones stay in the store's history.
+
+        An item labeled this round simply gets the new label; a committed item keeps its
+        place in training with the new label from the next :meth:`train` on (records of
+        past rounds keep the hits they had). Allowed in any phase.
+        """
+        self._guard(reload_if_same_phase=True)
+        ids, labels = check_labels(ids, labels, len(self.dataset.classes))
+        done = set(self.store.committed_among(ids).tolist())
+        fixed = np.array([i in done for i in ids.tolist()], dtype=bool)
+        if (~fixed).any():
+            self.label(ids[~fixed], labels[~fixed], source=source)
+        if fixed.any():
+            self.store.correct(
+                ids[fixed], labels[fixed], round=self.round_, source=source, expect_revision=self.revision_
+            )
+            self._wrote("correct")
         return self
 
     def label_with_oracle(self):
@@ -353,18 +313,58 @@ class ActiveLoop:
             self.label(todo, self.oracle(todo), source="oracle")
         return self
 
-    def commit(self):
-        """Move this round's labeled items into training and start the next round."""
+    def commit(self, *, round: int | None = None, allow_empty: bool = False):
+        """Move this round's labels into training and start the next round.
+
+        Parameters
+        ----------
+        round : int, optional
+            The round meant. A round that is committed already makes this a no-op, so a
+            notebook cell ``commit(round=0)`` run twice (Run All) commits once.
+        allow_empty : bool
+            Committing a round with no labels ends it without finding anything; it needs
+            this explicit ``True``.
+
+        Raises
+        ------
+        PhaseError
+            Not in the ``label`` phase, a later ``round`` than the current one, or no labels.
+        StaleStateError
+            Another view or process wrote to the run since this object last read it.
+        """
+        self._guard()
+        if round is not None and round < self.round_:
+            return self  # committed already: running the cell again changes nothing
+        if round is not None and round > self.round_:
+            raise PhaseError(f"Round {round} has not started: the run is in round {self.round_}.")
         self._expect("label")
+        pending = self.pending_labels_
+        if not pending and not allow_empty:
+            raise PhaseError(
+                f"No labels to commit in round {self.round_}: label candidates first, or call "
+                "commit(allow_empty=True) to end the round without any."
+            )
         record = self.log.current(self.round_)
-        record.update(commit_measures(self.pending_labels_, self.candidates_, self.rare_classes))
-        self.log.commit(record, {"round": self.round_ + 1, "phase": "train"})
+        record.update(commit_measures(pending, self.candidates_, self.rare_classes))
+        self.log.commit(record, {"round": self.round_ + 1, "phase": "train"}, expect_revision=self.revision_)
         self.round_ += 1
         self.phase_ = "train"
         self.candidates_ = None
+        self._wrote("commit")
         return self
 
     # -- drivers -----------------------------------------------------------------------
+    def propose_if_needed(self) -> Candidates:
+        """Train and propose where the phase asks for it; in the ``label`` phase a no-op.
+
+        Returns the current round's candidates. Safe to run again (a notebook's Run All).
+        """
+        if self.phase_ == "train":
+            self.train()
+        if self.phase_ == "propose":
+            self.propose()
+        return self.candidates_
+
     def step(self):
         """One full round with the oracle: train, propose, label, commit."""
         if self.phase_ == "train":

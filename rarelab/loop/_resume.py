@@ -23,8 +23,7 @@ def open_store(run_dir: Path | None, split, rare_classes) -> LabelStore:
     store = LabelStore(path)
     saved = store.load_split_ids()
     if saved is None:
-        store.save_split(split)
-        store.set("rare_classes", list(rare_classes))
+        store.save_split(split, rare_classes)
     elif not all(np.array_equal(saved[p], np.sort(getattr(split, p))) for p in saved):
         store.close()
         raise param_error(

@@ -38,20 +38,20 @@ class RoundLog:
             return dict(self.history[-1])
         return {"round": round}
 
-    def save(self, record: dict, state: dict | None = None) -> None:
+    def save(self, record: dict, state: dict | None = None, *, expect_revision: int | None = None) -> None:
         """Store ``record`` (and the loop's next ``state``) in one transaction."""
-        self.store.save_round(record["round"], record, state)
+        self.store.save_round(record["round"], record, state, expect_revision=expect_revision)
         self.refresh()
 
-    def commit(self, record: dict, next_state: dict) -> None:
+    def commit(self, record: dict, next_state: dict, *, expect_revision: int | None = None) -> None:
         """Commit the round's labels with its final record and the next phase, atomically."""
-        self.store.commit_round(record["round"], record, next_state)
+        self.store.commit_round(record["round"], record, next_state, expect_revision=expect_revision)
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, *, write: bool = True) -> None:
         """Re-read the records (another process may have written them) and rewrite the CSV."""
         self.history = self.store.rounds()
-        if self.csv_path is not None:
+        if write and self.csv_path is not None:
             write_atomic(self.csv_path, metrics_csv(self.history, strategy=self.strategy, seed=self.seed))
 
 

@@ -66,7 +66,12 @@ def write_candidates(search: ActiveLoop, run_dir=None, *, thumb: int = 96) -> tu
 
 def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     """Read a person's answers (``path`` or ``item_id``, and ``label``): every row is checked
-    before any is stored, so a bad file changes nothing."""
+    before any is stored, so a bad file changes nothing.
+
+    An item named twice with the same label counts once; named twice with different labels
+    it is an error that names the file and both lines. Items whose label was committed
+    already are allowed: storing the answer corrects them (see ``ActiveLoop.correct``).
+    """
     path = Path(path)
     try:
         with open(path, newline="") as fh:
@@ -80,7 +85,7 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     paths = getattr(search.dataset, "paths", [])
     by_path = {p: i for i, p in enumerate(paths)}
     classes = list(search.dataset.classes)
-    ids, labels, errors = [], [], []
+    ids, labels, errors, lines = [], [], [], []
     for n, r in enumerate(rows, start=2):
         item = None
         if r.get("item_id", "").strip():
@@ -106,8 +111,19 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
             errors.append(f"line {n}: label {text!r} is not a class ({', '.join(classes[:6])}...) or 'not'")
             continue
         ids.append(item)
-    pool = set(search.pool_ids_.tolist())
-    errors += [f"item {i} is not an unlabeled pool item" for i in ids if i not in pool]
+        lines.append(n)
+    pool = set(np.asarray(search.split.pool).tolist())
+    name = (lambda i: repr(paths[i])) if paths else (lambda i: f"item {i}")
+    errors += [f"line {n}: {name(i)} is not a pool file of this search" for i, n in zip(ids, lines) if i not in pool]
+    first: dict[int, tuple[int, int]] = {}
+    keep = []
+    for k, (i, y, n) in enumerate(zip(ids, labels, lines)):
+        if i not in first:
+            first[i] = (y, n)
+            keep.append(k)
+        elif first[i][0] != y:
+            errors.append(f"lines {first[i][1]} and {n} give {name(i)} different labels")
+    ids, labels = [ids[k] for k in keep], [labels[k] for k in keep]
     if errors:
         raise InvalidParameterError(
             f"{str(path)!r} has {len(errors)} bad rows; nothing was stored. " + "; ".join(errors[:5])
@@ -116,10 +132,14 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def label_from_csv(search: ActiveLoop, path) -> int:
-    """Store a person's answers from a CSV, each row in its own transaction; returns the count."""
+    """Store a person's answers from a CSV, each row in its own transaction; returns the count.
+
+    Answers for items committed in earlier rounds correct them (the old label stays in the
+    store's history); the others are this round's labels.
+    """
     ids, labels = parse_label_csv(search, path)
     for i, y in zip(ids, labels):
-        search.label([i], [y], source="person")
+        search.correct([i], [y], source="person")
     return len(ids)
 
 

@@ -8,7 +8,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ..exceptions import RarelabError
+from ..exceptions import PhaseError, RarelabError
 from ..loop import NOT_RARE
 from ..reporting import format_probability, gallery_html
 from ..utils import check_int, param_error
@@ -51,6 +51,10 @@ class CandidateGallery(anywidget.AnyWidget):
     reference_caption = traitlets.Unicode("training sample").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
+    # The round this gallery shows, and whether it is still the loop's current labeling round.
+    round_shown = traitlets.Int(-1).tag(sync=True)
+    stale = traitlets.Bool(False).tag(sync=True)
+    pending = traitlets.Int(0).tag(sync=True)  # labels of the round waiting for commit, in every view
 
     def __init__(
         self,
@@ -84,8 +88,10 @@ class CandidateGallery(anywidget.AnyWidget):
         self.class_names = list(loop.dataset.classes)
         self.shortcuts = shortcuts
         self.rare_class = int(rare_class)
+        self._undo: list[dict[int, int | None]] = []
         self.on_msg(self._on_message)
         self.refresh()
+        loop.observe(self._on_loop_change)
 
     def candidate_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Item ids and P(rare class) of the candidates shown, best first (the loop's one ranking)."""
@@ -110,26 +116,88 @@ class CandidateGallery(anywidget.AnyWidget):
                 if len(ids)
                 else f"{ds.classes[self.rare_class]}: no candidates (phase {s.phase_!r})"
             )
+            self.round_shown = s.round_ if s.phase_ == "label" else -1
+            self.stale = False
             self._sync_labels()
 
     def _sync_labels(self) -> None:
+        pending = self.loop.pending_labels_
         shown = {it["id"] for it in self.items}
-        self.labels = {str(i): int(y) for i, y in self.loop.pending_labels_.items() if i in shown}
+        self.labels = {str(i): int(y) for i, y in pending.items() if i in shown}
+        self.pending = len(pending)
+
+    @property
+    def is_current(self) -> bool:
+        """Whether this gallery shows the loop's current labeling round (it accepts input)."""
+        return self.round_shown >= 0 and self.loop.round_ == self.round_shown and self.loop.phase_ == "label"
+
+    def _on_loop_change(self, loop, event: str) -> None:
+        # Any view or process changed the run: mirror it, or grey out once this round is over.
+        if self.is_current:
+            self._sync_labels()
+            return
+        with self.hold_sync():
+            self.stale = True
+            if self.round_shown >= 0:
+                self.status = (
+                    f"This gallery shows round {self.round_shown}, which is over: the run is in round "
+                    f"{loop.round_}, phase {loop.phase_!r}. {_next_step(loop)}"
+                )
+
+    def _check_current(self) -> None:
+        if not self.is_current:
+            self._on_loop_change(self.loop, "check")
+            raise PhaseError(self.status or f"No candidates to label: {_next_step(self.loop)}")
 
     # Every handler calls the core; the widget only mirrors what the store holds.
     def label(self, ids, label: int) -> None:
-        self.loop.label(np.asarray(ids, dtype=np.int64), np.full(len(ids), int(label)), source="person")
+        """Label the items ``ids`` (this gallery's round only); undoable with :meth:`undo`."""
+        self._check_current()
+        ids = np.asarray(ids, dtype=np.int64)
+        before = self.loop.pending_labels_
+        self.loop.label(ids, np.full(len(ids), int(label)), source="person")
+        self._undo.append({int(i): before.get(int(i)) for i in ids})
         self._sync_labels()
 
     def unlabel(self, ids) -> None:
-        self.loop.unlabel(np.asarray(ids, dtype=np.int64))
+        """Withdraw the labels of ``ids`` given this round; undoable with :meth:`undo`."""
+        self._check_current()
+        ids = np.asarray(ids, dtype=np.int64)
+        before = self.loop.pending_labels_
+        self.loop.unlabel(ids)
+        self._undo.append({int(i): before.get(int(i)) for i in ids})
         self._sync_labels()
 
-    def commit(self) -> None:
+    def undo(self) -> int:
+        """Undo this gallery's last label or unlabel action; returns how many items it restored."""
+        self._check_current()
+        if not self._undo:
+            raise PhaseError("Nothing to undo in this gallery.")
+        previous = self._undo.pop()
+        back = [i for i, y in previous.items() if y is None]
+        if back:
+            self.loop.unlabel(back)
+        for y in {y for y in previous.values() if y is not None}:
+            self.loop.label([i for i, v in previous.items() if v == y], [y] * sum(v == y for v in previous.values()))
+        self._sync_labels()
+        return len(previous)
+
+    def commit(self, *, allow_empty: bool = False) -> None:
+        """Commit this gallery's round (every label of it, from any view); see ``ActiveLoop.commit``."""
+        self._check_current()
         n = len(self.loop.pending_labels_)
-        self.loop.commit()
-        self.refresh()
-        self.status = f"committed {n} labels; now round {self.loop.round_} (phase {self.loop.phase_!r})"
+        self.loop.commit(round=self.round_shown, allow_empty=allow_empty)
+        self._undo.clear()
+        self.status = (
+            f"committed {n} labels of round {self.round_shown}; now round {self.loop.round_}. {_next_step(self.loop)}"
+        )
+
+    def poll(self) -> bool:
+        """Catch up with writes of other processes (the front end asks every few seconds)."""
+        if self.loop.store.revision() != self.loop.revision_:
+            self.loop.refresh()  # notifies every view of this loop, this one included
+            return True
+        return False
 
     def _on_message(self, _widget, content, _buffers) -> None:
         kind = content.get("type")
@@ -141,13 +209,18 @@ class CandidateGallery(anywidget.AnyWidget):
             elif kind == "unlabel":
                 self.unlabel(content["ids"])
                 self.status = f"removed {len(content['ids'])} labels"
+            elif kind == "undo":
+                self.status = f"undid the last action ({self.undo()} items)"
             elif kind == "commit":
-                self.commit()
-            elif kind == "preview":
-                self.send_preview(int(content["id"]))
-                return  # a picture, not an action: no status, no acknowledgement
+                self.commit(allow_empty=bool(content.get("allow_empty", False)))
+            elif kind in ("preview", "poll"):
+                if kind == "preview":
+                    self.send_preview(int(content["id"]))
+                else:
+                    self.poll()
+                return  # no action of the person's: no status, no acknowledgement
             else:
-                raise param_error("CandidateGallery", "message", "a label, unlabel or commit message", kind)
+                raise param_error("CandidateGallery", "message", "a label, unlabel, undo or commit message", kind)
         except (RarelabError, ValueError) as exc:
             # Shown in the widget, in red: a person must see why their action did nothing.
             self.status = f"error: {exc}"
@@ -189,3 +262,12 @@ class CandidateGallery(anywidget.AnyWidget):
 
     def _name(self, label: int) -> str:
         return "not rare" if label == NOT_RARE else self.class_names[label]
+
+
+def _next_step(loop) -> str:
+    """What to run next, in a sentence a notebook user can act on."""
+    return {
+        "train": "Run train() and propose() (the notebook's next cells), then show the new candidates.",
+        "propose": "Run propose(), then show the new candidates in a new gallery.",
+        "label": f"Show round {loop.round_}'s candidates with CandidateGallery(loop) in a new cell.",
+    }[loop.phase_]

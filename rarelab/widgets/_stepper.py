@@ -64,6 +64,7 @@ class LoopStepper(W.VBox):
         self.buttons = buttons
         self.class_pick.observe(wrap(lambda _c: self._show_gallery()), names=["value"])
         loop.learner.callbacks = [*(loop.learner.callbacks or []), self._on_epoch]
+        self._gallery_key = None  # (round, phase) the embedded gallery was built for
         super().__init__(
             [
                 self.state,
@@ -76,31 +77,31 @@ class LoopStepper(W.VBox):
             ]
         )
         self._update()
+        # Every change of the loop, from any view (the embedded gallery's commit) or process,
+        # repaints the panel.
+        loop.observe(self._on_loop_change)
 
-    # -- actions: each is one call of the core, then a redraw ----------------------------
+    def _on_loop_change(self, _loop, event: str):
+        self._update(curves=event in ("train", "commit", "refresh"))
+
+    # -- actions: each is one call of the core; the loop tells every view to repaint -----
     def train(self):
         self.loop.train()
-        self._update()
 
     def propose(self):
         self.loop.propose()
-        self._update()
 
     def label_with_oracle(self):
         self.loop.label_with_oracle()
-        self._update()
 
     def commit(self):
-        self.loop.commit()
-        self._update()
+        self.loop.commit(round=self.loop.round_)
 
     def step(self):
         self.loop.step()
-        self._update()
 
     def run(self, rounds: int):
         self.loop.simulate(rounds)
-        self._update()
 
     # -- views -------------------------------------------------------------------------
     def _on_epoch(self, epoch: int, loss: float):
@@ -117,7 +118,7 @@ class LoopStepper(W.VBox):
             rows += read_metrics(path)
         return rows
 
-    def _update(self):
+    def _update(self, *, curves: bool = True):
         s = self.loop
         device = describe(getattr(s.learner, "device_", None) or choose_device(s.learner.device))
         pending = len(s.pending_labels_)
@@ -130,15 +131,18 @@ class LoopStepper(W.VBox):
         calls = {"label with oracle": "label_with_oracle", "run": "simulate"}
         for name, b in self.buttons.items():
             b.disabled = not allowed[calls.get(name, name)]
-        rows = self._rows()
-        for fw, metric in zip(self.curves, ("n_rare", "f1_rare")):
-            fig = curve_figure(rows, metric, title=fw.layout.title.text)
-            with fw.batch_update():
-                fw.data = []
-                fw.add_traces(fig.data)
-        self._show_gallery()
+        if curves:
+            rows = self._rows()
+            for fw, metric in zip(self.curves, ("n_rare", "f1_rare")):
+                fig = curve_figure(rows, metric, title=fw.layout.title.text)
+                with fw.batch_update():
+                    fw.data = []
+                    fw.add_traces(fig.data)
+        if self._gallery_key != (s.round_, s.phase_):
+            self._show_gallery()
 
     def _show_gallery(self):
+        self._gallery_key = (self.loop.round_, self.loop.phase_)
         if self.loop.phase_ == "label":
             self.gallery = CandidateGallery(self.loop, rare_class=self.class_pick.value, k=self.gallery_k)
             self.gallery_box.children = [self.gallery]
