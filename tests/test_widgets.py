@@ -185,3 +185,28 @@ def test_toy_explorer_retrains_on_slider_change():
     assert te.result.max_p_rare > before  # more rare training points, more confident rare class
     assert "precision of the top 50" in te.readout.value
     assert len(te.fig.data) == 8
+
+
+def test_projection_selection_replaces_clears_counts_and_redraws(proposed):
+    from types import SimpleNamespace
+
+    pv = ProjectionView(proposed, max_points=300)
+    first, second = pv.fig.data[0], pv.fig.data[1]
+    pick = lambda trace, k: pv._on_select(trace, SimpleNamespace(point_inds=list(range(k))), None)  # noqa: E731
+    # one lasso reaches Python as one call per trace
+    pick(first, 5)
+    pick(second, 1)
+    assert len(pv.selection) == 6 and "6 selected" in pv.fig.layout.annotations[0].text
+    pick(first, 2)  # the next lasso replaces the previous one, trace by trace
+    pick(second, 0)
+    assert len(pv.selection) == 2 and "2 selected" in pv.fig.layout.annotations[0].text
+    pv._on_deselect(first, None)  # a double click clears it
+    assert len(pv.selection) == 0 and pv.label_button.disabled and pv.fig.layout.annotations[0].text == ""
+    pool = [int(i) for i in np.intersect1d(pv.ids, proposed.pool_ids_)[:3]]
+    pv._picked = {0: set(pool)}
+    pv._show_selection()
+    marked = len(pv.fig.data[-1].x)
+    pv.label_selection(pv.rare_class)
+    assert all(proposed.pending_labels_[i] == pv.rare_class for i in pool)
+    assert len(pv.fig.data[-1].x) >= marked  # redrawn: the labeled items are now marked rare
+    assert len(pv.selection) == 0 and pv.label_button.description == "labeled 3"

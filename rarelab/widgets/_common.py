@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import ipywidgets as W
+
 
 def shows_errors(output):
     """Decorate a callback so its exceptions appear in ``output`` instead of vanishing.
@@ -25,3 +27,24 @@ def shows_errors(output):
         return inner
 
     return wrap
+
+
+# Plotly draws its figures with the colours of its template (white paper, dark text); in
+# JupyterLab's dark theme those are white blocks. Inside a rarelab widget the figures take
+# JupyterLab's own colours instead, whichever theme is on, through its CSS variables.
+_THEME_CSS = """<style>
+.rarelab-themed .js-plotly-plot .plotly .main-svg { background: transparent !important; }
+.rarelab-themed .js-plotly-plot .plotly .bg { fill: var(--jp-layout-color0, #fff) !important; }
+.rarelab-themed .js-plotly-plot .plotly text { fill: var(--jp-ui-font-color1, #222) !important; }
+.rarelab-themed .js-plotly-plot .plotly .gridlayer path,
+.rarelab-themed .js-plotly-plot .plotly .zerolinelayer path { stroke: var(--jp-border-color2, #e0e0e0) !important; }
+.rarelab-themed .js-plotly-plot .plotly .legend .bg { fill: transparent !important; }
+.rarelab-themed .widget-html-content, .rarelab-themed .widget-label { color: var(--jp-ui-font-color1, #222); }
+</style>"""
+
+
+def themed(box: W.Box) -> W.Box:
+    """Give ``box`` (a composite widget) JupyterLab's theme colours for its plotly figures."""
+    box.add_class("rarelab-themed")
+    box.children = (W.HTML(_THEME_CSS), *box.children)
+    return box

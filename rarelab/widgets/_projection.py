@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from ..loop import NOT_RARE
 from ..reporting import pca_2d, png_bytes, project, projection_figure, umap_2d, uncentered_pca
 from ..utils import param_error
-from ._common import shows_errors
+from ._common import shows_errors, themed
 
 METHODS = ("uncentered PCA", "PCA", "UMAP")
 
@@ -61,6 +61,9 @@ class ProjectionView(W.VBox):
         )
         self.label_button = W.Button(description="label selection", disabled=True)
         self.selection: np.ndarray = np.empty(0, np.int64)
+        self._picked: dict[int, set[int]] = {}  # points of the current selection, per trace
+        self._coords: dict[str, np.ndarray] = {}  # per method: UMAP takes tens of seconds, once
+        self.busy = W.HTML()
         self.fig = go.FigureWidget()
         wrap = shows_errors(self.out)
         self.method.observe(wrap(lambda _c: self.redraw()), names=["value"])
@@ -68,23 +71,40 @@ class ProjectionView(W.VBox):
         self.label_button.on_click(wrap(lambda _b: self.label_selection(self.label_pick.value)))
         super().__init__(
             [
-                W.HBox([self.method, self.colour]),
+                W.HBox([self.method, self.colour, self.busy]),
                 W.HBox([self.fig, W.VBox([self.thumb, self.hover_text])]),
                 W.HBox([self.label_pick, self.label_button]),
                 self.out,
             ]
         )
+        themed(self)
         self.redraw()
+        loop.observe(self._on_loop_change)
+
+    def _on_loop_change(self, _loop, event: str) -> None:
+        if event in ("label", "unlabel", "correct", "commit", "refresh"):
+            self.redraw()  # colours follow the labels; the coordinates are cached
 
     def coordinates(self) -> np.ndarray:
-        """2-D coordinates of ``self.ids`` for the chosen method (core functions)."""
+        """2-D coordinates of ``self.ids`` for the chosen method (core functions), computed
+        once per method."""
+        method = self.method.value
+        if method not in self._coords:
+            self.busy.value = f"<i>computing the {method} projection of {len(self.ids)} items...</i>"
+            try:
+                self._coords[method] = self._compute(method)
+            finally:
+                self.busy.value = ""
+        return self._coords[method]
+
+    def _compute(self, method: str) -> np.ndarray:
         feats = self.loop.learner.embed(self.ids)
-        if self.method.value == "uncentered PCA":
+        if method == "uncentered PCA":
             s = self.loop
             train_ids = s.train_ids_[s.train_labels_ == self.rare_class]
             comps = uncentered_pca(s.learner.embed(train_ids))
             return project(feats, comps)
-        if self.method.value == "PCA":
+        if method == "PCA":
             return pca_2d(feats, random_state=self.random_state)
         return umap_2d(feats, random_state=self.random_state)
 
@@ -112,13 +132,24 @@ class ProjectionView(W.VBox):
             title=f"{self.method.value} of the features: {ds.classes[self.rare_class]}",
             highlight=np.flatnonzero(is_rare),
         )
+        same_traces = [t.name for t in self.fig.data] == [t.name for t in fig.data]
         with self.fig.batch_update():
-            self.fig.data = []
-            self.fig.add_traces(fig.data)
+            if same_traces:  # in place: the traces keep their ids, so selections keep reaching Python
+                for old, new in zip(self.fig.data, fig.data):
+                    old.update(new.to_plotly_json(), overwrite=True)
+            else:
+                self.fig.data = []
+                self.fig.add_traces(fig.data)
             self.fig.layout = fig.layout
-        for trace in self.fig.data:
-            trace.on_hover(self._on_hover)
-            trace.on_selection(self._on_select)
+            self.fig.layout.autosize = True
+            self.fig.layout.width = None
+        self._picked = {}
+        self._show_selection()
+        if not same_traces:
+            for trace in self.fig.data:
+                trace.on_hover(self._on_hover)
+                trace.on_selection(self._on_select)
+                trace.on_deselect(self._on_deselect)
 
     @staticmethod
     def _rows(trace, point_inds) -> np.ndarray:
@@ -136,16 +167,38 @@ class ProjectionView(W.VBox):
         self.hover_text.value = f"item {item}<br>{ds.classes[self.rare_class] if rare else 'not known as rare'}"
 
     def _on_select(self, trace, points, _selector):
-        picked = set(self.ids[self._rows(trace, points.point_inds)].tolist()) | set(self.selection.tolist())
+        # plotly calls this once per trace for one lasso: each call replaces that trace's
+        # part of the selection, so a new lasso replaces the old one.
+        k = next(i for i, t in enumerate(self.fig.data) if t is trace)
+        self._picked[k] = set(self.ids[self._rows(trace, points.point_inds)].tolist())
+        self._show_selection()
+
+    def _on_deselect(self, _trace, _points):
+        self._picked = {}
+        self._show_selection()
+
+    def _show_selection(self):
+        picked = set().union(*self._picked.values()) if self._picked else set()
         self.selection = np.array(sorted(picked), dtype=np.int64)
         in_pool = np.intersect1d(self.selection, self.loop.pool_ids_)
         self.label_button.disabled = self.loop.phase_ != "label" or len(in_pool) == 0
-        self.label_button.description = f"label {len(in_pool)} selected pool items"
+        self.label_button.description = (
+            f"label {len(in_pool)} selected pool items" if len(self.selection) else "label selection"
+        )
+        self.fig.layout.annotations = [
+            dict(
+                text=f"{len(self.selection)} selected ({len(in_pool)} in the pool)" if len(self.selection) else "",
+                xref="paper",
+                yref="paper",
+                x=1,
+                y=1.06,
+                showarrow=False,
+                xanchor="right",
+            )
+        ]
 
     def label_selection(self, label: int):
         """Label the selected pool items through ``loop.label`` (stored at once)."""
         ids = np.intersect1d(self.selection, self.loop.pool_ids_)
-        self.loop.label(ids, np.full(len(ids), int(label)), source="person")
-        self.selection = np.empty(0, np.int64)
-        self.label_button.disabled = True
+        self.loop.label(ids, np.full(len(ids), int(label)), source="person")  # the loop redraws this view
         self.label_button.description = f"labeled {len(ids)}"

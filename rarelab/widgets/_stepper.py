@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from ..reporting import curve_figure, loss_figure, read_metrics
 from ..utils import choose_device, describe
-from ._common import shows_errors
+from ._common import shows_errors, themed
 from ._gallery import CandidateGallery
 
 
@@ -34,10 +34,10 @@ class LoopStepper(W.VBox):
         self.out = W.Output()
         self.state = W.HTML()
         self.progress = W.IntProgress(min=0, max=max(1, loop.learner.epochs), description="epochs")
-        self.loss = go.FigureWidget(loss_figure())
+        self.loss = go.FigureWidget(loss_figure().update_layout(width=340))
         self.curves = [
-            go.FigureWidget(curve_figure([], "n_rare", title="N_rare (Fig. 4a)")),
-            go.FigureWidget(curve_figure([], "f1_rare", title="rare F1 (Fig. 4c)")),
+            go.FigureWidget(curve_figure([], "n_rare", title="N_rare (Fig. 4a)").update_layout(width=460)),
+            go.FigureWidget(curve_figure([], "f1_rare", title="rare F1 (Fig. 4c)").update_layout(width=460)),
         ]
         buttons = {
             name: W.Button(description=name, layout=W.Layout(width="auto"))
@@ -70,12 +70,14 @@ class LoopStepper(W.VBox):
                 self.state,
                 W.HBox([*buttons.values(), self.rounds]),
                 W.HBox([self.progress]),
-                W.HBox([self.loss, *self.curves]),
+                # The figures wrap within the output's width instead of running off its edge.
+                W.Box([self.loss, *self.curves], layout=W.Layout(flex_flow="row wrap", width="100%")),
                 self.class_pick,
                 self.gallery_box,
                 self.out,
             ]
         )
+        themed(self)
         self._update()
         # Every change of the loop, from any view (the embedded gallery's commit) or process,
         # repaints the panel.

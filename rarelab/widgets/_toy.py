@@ -6,7 +6,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from ..toy import run_toy_model, toy_figure
-from ._common import shows_errors
+from ._common import shows_errors, themed
 
 
 class ToyExplorer(W.VBox):
@@ -66,6 +66,7 @@ class ToyExplorer(W.VBox):
         for s in self.sliders.values():
             s.observe(update, names=["value"])
         super().__init__([W.HBox([W.VBox(list(self.sliders.values())), self.readout]), self.fig, self.out])
+        themed(self)
         self.update()
 
     def params(self) -> dict:
