@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data import get_dataset
 from ..simulation import SimulationConfig, create_simulation
+from ..utils import interactive, transient_bar
 from ._report import build_report
 
 
@@ -43,12 +44,23 @@ def compare(
     t0 = time.perf_counter()
     if dataset is None:
         dataset = get_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
+    # One bar over every round of every run: minutes of work never run silent in a notebook.
+    bar = transient_bar(
+        total=len(strategies) * len(seeds) * config.rounds, desc="comparison", unit="round", disable=not interactive()
+    )
+
+    def tick(_loop, event):
+        if event == "commit":
+            bar.update(1)
+
     for strategy in strategies:
         for seed in seeds:
             cfg = dataclasses.replace(config, strategy=strategy, seed=seed)
             with create_simulation(
                 cfg, out / "runs" / strategy / f"seed{seed}", dataset=dataset, progress=progress
             ) as sim:
+                bar.update(min(sim.round_, config.rounds))  # a resumed run's rounds are done already
+                sim.observe(tick)
                 if strategy == strategies[0] and seed == seeds[0]:
                     log(f"\nSplit (seed {seed}):\n" + sim.split.table(sim.dataset.targets, sim.dataset.classes))
                     log(f"Learner: {config.learner} on {config.backbone}\n")
@@ -60,4 +72,5 @@ def compare(
                     f"{first_hits / len(sim.rare_classes):.1f}, final N_rare {last['n_rare']:.1f}, "
                     f"final rare F1 {f1}  [{time.perf_counter() - t0:.0f}s]"
                 )
+    bar.close()
     return build_report(out, dataset=dataset)

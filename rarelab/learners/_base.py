@@ -15,11 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..exceptions import DataUnavailableError
 from ..features import list_backbones
-from ..utils import atomic_path, check_int, interactive, param_error
+from ..utils import atomic_path, check_int, interactive, param_error, transient_bar
 
 EpochCallback = Callable[[int, float], None]
 
@@ -197,7 +196,7 @@ def train_epochs(
     """
     history = []
     # Seconds to minutes per round: a bar in a terminal or notebook, nothing in a log.
-    bar = tqdm(total=epochs * n, desc=desc, unit="img", disable=not (progress and interactive()), leave=False)
+    bar = transient_bar(total=epochs * n, desc=desc, unit="img", disable=not (progress and interactive()))
     for epoch in range(epochs):
         order = torch.randperm(n, generator=gen)
         if before_epoch is not None:

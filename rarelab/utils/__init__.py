@@ -6,7 +6,7 @@ from ._cache import cache_dir, dataset_key, save_npz_atomic
 from ._config import read_json_config
 from ._devices import choose_device, describe
 from ._locks import exclusive
-from ._progress import interactive
+from ._progress import interactive, transient_bar
 from ._registry import Registry
 from ._validation import (
     check_class,
@@ -34,5 +34,6 @@ __all__ = [
     "param_error",
     "read_json_config",
     "save_npz_atomic",
+    "transient_bar",
     "write_atomic",
 ]

@@ -19,3 +19,28 @@ def interactive() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # replaced or closed stream
         return False
+
+
+def transient_bar(**kwargs):
+    """A tqdm progress bar that disappears when done (``leave=False``), safe in notebooks.
+
+    In a notebook, tqdm's widget bar with ``leave=False`` closes its widget model at the end,
+    while the cell's output keeps a view of it: after a browser reload JupyterLab shows
+    "Error displaying widget: model not found" there. This bar hides its widget instead of
+    closing it; in a terminal it is tqdm's own ``leave=False`` bar.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(leave=True, **kwargs)
+    container = getattr(bar, "container", None)
+    if container is None:  # a terminal, a log, or a disabled bar
+        bar.leave = False
+        return bar
+    close = bar.close
+
+    def hide_and_close():
+        close()
+        container.layout.display = "none"
+
+    bar.close = hide_and_close
+    return bar
