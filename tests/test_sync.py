@@ -252,3 +252,17 @@ def test_history_and_export_name_every_change(two_views, tmp_path):
     a.label([x], [NOT_RARE]).unlabel([x]).label([x], [0])
     assert [h["action"] for h in a.store.history(x)] == ["label", "unlabel", "label"]
     assert np.isin(x, list(a.pending_labels_))
+
+
+def test_a_gallery_offers_the_next_round_after_its_commit(two_views):
+    a, _ = two_views
+    g = CandidateGallery(a)
+    g.label([g.items[0]["id"]], g.rare_class)
+    g.commit()
+    assert g.stale and g.can_advance and "Next round" in g.status
+    g._on_message(g, {"type": "next"}, [])
+    assert not g.stale and g.round_shown == 1 and a.phase_ == "label" and g.items
+    older = CandidateGallery(a)
+    older.round_shown = 0  # a gallery two rounds behind offers nothing
+    older._on_loop_change(a, "refresh")
+    assert older.stale and not older.can_advance

@@ -38,6 +38,7 @@ def _mount(page, n=200, size=32, shortcuts=None):
         "round_shown": 0,
         "stale": False,
         "pending": 0,
+        "can_advance": False,
     }
     page.evaluate("document.getElementById('host').replaceChildren(); window.cleanup && window.cleanup()")
     page.evaluate("([s, b]) => window.mount(s, b)", [state, base64.b64encode(pixels).decode()])
@@ -169,3 +170,12 @@ def test_focus_requests_a_larger_preview_and_paints_the_reply(page):
     }""")
     assert page.locator(".rarelab-gallery").get_attribute("data-preview-id") == "1001"
     assert page.locator(".rl-preview canvas").evaluate("c => [c.width, c.height]") == [256, 256]
+
+
+def test_after_its_commit_a_gallery_offers_the_next_round(page):
+    _mount(page, n=3)
+    assert not page.locator(".rl-next").is_visible()
+    page.evaluate("window.model.set('stale', true); window.model.set('can_advance', true)")
+    page.locator(".rl-next").click()
+    assert page.evaluate("window.model.sent")[-1]["type"] == "next"
+    assert page.locator(".rl-next").is_disabled()  # one click, one round

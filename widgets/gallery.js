@@ -62,7 +62,11 @@ function render({ model, el }) {
   undoButton.className = "rl-undo jupyter-button";
   undoButton.type = "button";
   undoButton.textContent = "Undo";
-  footer.append(commitButton, undoButton);
+  const nextButton = document.createElement("button");
+  nextButton.className = "rl-next jupyter-button";
+  nextButton.type = "button";
+  nextButton.textContent = "Next round: train and propose";
+  footer.append(commitButton, undoButton, nextButton);
   // The focused item, larger: requested from Python when the focus moves (one image per message).
   const previewBox = document.createElement("figure");
   previewBox.className = "rl-preview";
@@ -117,6 +121,7 @@ function render({ model, el }) {
     root.classList.toggle("rl-stale", stale);
     commitButton.disabled = stale;
     undoButton.disabled = stale;
+    nextButton.style.display = model.get("can_advance") ? "" : "none";
     if (armedEmpty && n > 0) armedEmpty = null;
     commitButton.textContent = armedEmpty
       ? `Click again to end round ${model.get("round_shown")} with no labels`
@@ -140,6 +145,10 @@ function render({ model, el }) {
   }
   commitButton.addEventListener("click", onCommit);
   undoButton.addEventListener("click", () => { if (!model.get("stale")) send({ type: "undo" }); });
+  nextButton.addEventListener("click", () => {
+    nextButton.disabled = true; // training takes a while: one click, one round
+    send({ type: "next" });
+  });
 
   function requestPreview() {
     const it = items()[focus];
@@ -285,6 +294,7 @@ function render({ model, el }) {
     ["change:stale", onStale],
     ["change:round_shown", onStale],
     ["change:pending", paintCommit],
+    ["change:can_advance", () => { nextButton.disabled = false; paintCommit(); }],
     ["msg:custom", onMessage],
   ];
   root.addEventListener("keydown", onKey);

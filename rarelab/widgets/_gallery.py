@@ -55,6 +55,7 @@ class CandidateGallery(anywidget.AnyWidget):
     round_shown = traitlets.Int(-1).tag(sync=True)
     stale = traitlets.Bool(False).tag(sync=True)
     pending = traitlets.Int(0).tag(sync=True)  # labels of the round waiting for commit, in every view
+    can_advance = traitlets.Bool(False).tag(sync=True)  # its round was the last committed: offer the next
 
     def __init__(
         self,
@@ -118,6 +119,7 @@ class CandidateGallery(anywidget.AnyWidget):
             )
             self.round_shown = s.round_ if s.phase_ == "label" else -1
             self.stale = False
+            self.can_advance = False
             self._sync_labels()
 
     def _sync_labels(self) -> None:
@@ -138,6 +140,7 @@ class CandidateGallery(anywidget.AnyWidget):
             return
         with self.hold_sync():
             self.stale = True
+            self.can_advance = self.round_shown >= 0 and loop.round_ == self.round_shown + 1 and loop.phase_ != "label"
             if self.round_shown >= 0:
                 self.status = (
                     f"This gallery shows round {self.round_shown}, which is over: the run is in round "
@@ -189,8 +192,19 @@ class CandidateGallery(anywidget.AnyWidget):
         self.loop.commit(round=self.round_shown, allow_empty=allow_empty)
         self._undo.clear()
         self.status = (
-            f"committed {n} labels of round {self.round_shown}; now round {self.loop.round_}. {_next_step(self.loop)}"
+            f"committed {n} labels of round {self.round_shown}; now round {self.loop.round_}. Press 'Next round' "
+            f"to train and see its candidates here, or: {_next_step(self.loop)}"
         )
+
+    def next_round(self) -> None:
+        """Train on the committed labels, propose, and show the new round's candidates here."""
+        if not self.can_advance:
+            raise PhaseError(f"This gallery cannot start the next round: {_next_step(self.loop)}")
+        self.status = f"training and proposing round {self.loop.round_}..."
+        self.loop.propose_if_needed()
+        self._undo.clear()
+        self.refresh()
+        self.status = f"round {self.round_shown}: {len(self.items)} new candidates"
 
     def poll(self) -> bool:
         """Catch up with writes of other processes (the front end asks every few seconds)."""
@@ -213,6 +227,8 @@ class CandidateGallery(anywidget.AnyWidget):
                 self.status = f"undid the last action ({self.undo()} items)"
             elif kind == "commit":
                 self.commit(allow_empty=bool(content.get("allow_empty", False)))
+            elif kind == "next":
+                self.next_round()
             elif kind in ("preview", "poll"):
                 if kind == "preview":
                     self.send_preview(int(content["id"]))
