@@ -107,3 +107,20 @@ def test_report_has_pr_curves_and_auc_table(tmp_path):
     assert main(["compare", *TINY, "--rounds", "1", "--strategies", "rare-softmax,taast", "--out", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "round-0 candidate ranking" in html and "AUC N_rare" in html
+
+
+def test_wrong_folders_and_settings_get_errors_that_say_what_to_do(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["compare", *TINY, "--rounds", "1", "--strategies", "random", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["compare", *TINY, "--learner", "linear", "--views", "3", "--out", str(tmp_path / "v")]) == 2
+    assert "does not take ['views']" in capsys.readouterr().err
+    assert main(["resume", str(out), "--rounds", "2"]) == 2
+    assert "holds a comparison" in capsys.readouterr().err
+    sim = next((out / "runs").glob("*/seed*"))
+    assert main(["report", str(sim)]) == 2
+    assert "not a comparison's folder" in capsys.readouterr().err
+    assert main(["search", "status", str(sim)]) == 2
+    assert "holds a simulation" in capsys.readouterr().err
+    assert main(["predict", str(sim), str(tmp_path / "missing.png")]) == 2
+    assert "No such files" in capsys.readouterr().err

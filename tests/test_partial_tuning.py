@@ -205,12 +205,15 @@ def test_get_learner_refuses_parameters_a_learner_does_not_take(tiny_signs):
         get_learner("frozen", dataset=tiny_signs)
 
 
-def test_a_simulation_passes_each_learner_its_own_settings(tiny_signs):
+def test_a_simulation_passes_each_learner_its_own_settings_and_refuses_others(tiny_signs):
     from rarelab import SimulationConfig, build_simulation
 
-    cfg = SimulationConfig(rare_classes="rarest:2", pool_cap=5, per_class=2, learner="linear", hidden=8, views=3)
+    cfg = SimulationConfig(rare_classes="rarest:2", pool_cap=5, per_class=2, learner="linear", hidden=8)
     with build_simulation(cfg, dataset=tiny_signs, progress=False) as sim:
         assert sim.learner.hidden == 8 and not hasattr(sim.learner, "views")
+    # A setting only another learner takes, changed from its default, would be ignored: refused.
+    with pytest.raises(InvalidParameterError, match=r"does not take \['views'\].*partial"):
+        SimulationConfig(learner="linear", views=3).validate()
 
 
 def test_bad_partial_settings_are_clear_errors(tiny_signs):

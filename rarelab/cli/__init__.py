@@ -1,7 +1,7 @@
 """``rarelab``: the headless command line over the same core the widgets use.
 
-Declarations (every option and help text) live in :mod:`rarelab.cli._parser`, command
-bodies (a few core calls each) in :mod:`rarelab.cli._commands`.
+:func:`build_parser` declares every command, option and help text; each command's body
+is a few calls of the core (``rarelab.comparison``, ``rarelab.search``, ...).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import search as S
 from ..comparison import build_report, compare
 from ..data import dataset_summary, get_dataset, list_datasets, list_images
+from ..exceptions import DataUnavailableError
 from ..features import list_backbones, list_engines
 from ..learners import list_learners
 from ..reporting import format_table, read_metrics, summary_table
@@ -82,7 +83,7 @@ def cmd_search(a) -> int:
     if a.search_command == "init":
         settings = {field: getattr(a, arg) for field, arg in _SEARCH_SETTINGS.items()}
         src = dict(labeled=a.labeled, pool=a.pool, rare=a.rare, rare_examples=a.rare_example, val=a.val)
-        with S.init_search(a.run_dir, **src, **settings) as search:
+        with S.init_search(a.run_dir, **src, **settings, progress=not a.quiet) as search:
             print(S.status(search))
         return 0
     progress = not getattr(a, "quiet", False)
@@ -131,6 +132,9 @@ _SEARCH_COMMANDS = {
 
 
 def cmd_predict(a) -> int:
+    missing = [f for f in a.files if not Path(f).exists()]
+    if missing:
+        raise DataUnavailableError(f"No such files or folders: {missing[:5]}.")
     files = [f for arg in a.files for f in (list_images(arg) if Path(arg).is_dir() else [arg])]
     with S.open_search(a.run_dir, progress=False) as search:
         if a.out:

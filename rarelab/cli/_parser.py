@@ -285,6 +285,7 @@ def _add_search_parser(sub) -> None:
         help="feature store folder (default: $RARELAB_CACHE_DIR/feature-store); on a cluster, a shared folder",
     )
     ini.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
+    ini.add_argument("--quiet", action="store_true", help="no progress bars")
     for name, text in [
         ("propose", "train if needed, score the pool, write candidates.csv and candidates.html"),
         ("commit", "move this round's labels into training; next round"),

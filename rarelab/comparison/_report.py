@@ -34,6 +34,11 @@ def build_report(out, *, dataset=None) -> list[dict]:
         ``out/runs`` holds no run with a finished round.
     """
     out = Path(out)
+    if (out / "config.json").is_file():
+        raise DataUnavailableError(
+            f"{str(out)!r} is the run directory of one search or simulation, not a comparison's folder "
+            "(which holds runs/<strategy>/seed<k>)."
+        )
     run_dirs = run_dirs_of(out)
     if not run_dirs:
         raise DataUnavailableError(

@@ -201,6 +201,9 @@ def _check_split_args(targets, rare_classes, n_train, n_val, pool_cap, common_fr
     rare = [int(c) for c in rare_classes]
     if not rare or len(set(rare)) != len(rare):
         raise param_error(owner, "rare_classes", "a non-empty list of distinct class ids", rare_classes)
+    absent = [c for c in rare if not np.any(targets == c)]
+    if absent:
+        raise param_error(owner, "rare_classes", f"classes that occur in targets (ids 0 to {targets.max()})", absent)
     template_ids = {int(c): int(i) for c, i in (template_ids or {}).items()}
     unknown = sorted(set(template_ids) - set(rare))
     if unknown:

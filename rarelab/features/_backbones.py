@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..exceptions import DataUnavailableError
-from ..utils import param_error
+from ..utils import Registry, param_error
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet18", "small_cnn")
 DEFAULT_INPUT_SIZE = {
@@ -95,10 +95,8 @@ class _LiteFeatures(nn.Module):
         return self.pool(self.net.extract_features(x))
 
 
-def get_backbone(
-    name: str, num_classes: int, *, weights: str | None = "DEFAULT", input_size: int | None = None
-) -> Classifier:
-    """Build a backbone with a fresh ``num_classes`` head.
+def get_backbone(name: str, num_classes: int = 1, **params) -> Classifier:
+    """A backbone by name (see :func:`list_backbones`) with a fresh ``num_classes`` head.
 
     Parameters
     ----------
@@ -111,7 +109,21 @@ def get_backbone(
     input_size : int, optional
         Side the images are resized to; defaults to 96 (Lite0), 128 (ResNet18, as in the
         paper) or 32 (small CNN).
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown name, or parameters other than ``weights`` and ``input_size``.
+    DataUnavailableError
+        ResNet18's weights cannot be downloaded (offline).
     """
+    return _REGISTRY.get(name, num_classes, **params)
+
+
+def _build(
+    name: str, num_classes: int, *, weights: str | None = "DEFAULT", input_size: int | None = None
+) -> Classifier:
+    """Build backbone ``name`` (see :func:`get_backbone`)."""
     if name not in BACKBONES:
         raise param_error("get_backbone", "name", f"one of {BACKBONES}", name)
     if name == "small_cnn":
@@ -172,6 +184,18 @@ def get_backbone(
     )
 
 
+def _factory(name: str):
+    def build(num_classes: int, *, weights: str | None = "DEFAULT", input_size: int | None = None) -> Classifier:
+        return _build(name, num_classes, weights=weights, input_size=input_size)
+
+    return build
+
+
+_REGISTRY = Registry("backbone", owner="get_backbone")
+for _name in BACKBONES:
+    _REGISTRY.register(_name, _factory(_name), summary=f"{_name} at {DEFAULT_INPUT_SIZE[_name]} px by default")
+
+
 def list_backbones() -> tuple[str, ...]:
     """Names :func:`get_backbone` knows (``small_cnn`` has no pretrained weights)."""
-    return BACKBONES
+    return _REGISTRY.names()

@@ -392,5 +392,5 @@ class ActiveLoop(RevisionSync, LoopState):
         return (
             f"ActiveLoop(strategy={self.name!r}, rare_classes={len(self.rare_classes)}, "
             f"per_class={self.per_class}, round={self.round_}, phase={self.phase_!r}, "
-            f"train={len(self.split.train)}, pool={len(self.split.pool)})"
+            f"train={len(self.train_ids_)}, pool={len(self.pool_ids_)})"
         )

@@ -38,6 +38,8 @@ def _plan(config: SearchConfig):
         raise param_error("init_search", "rare_examples", f"examples of the rare classes {rare_names}", unknown)
     classes = sorted(set(seed_names))
     classes += [r for r in rare_names if r not in classes]  # a rare class with no folder yet
+    example_files = [f for files in examples.values() for f in files]
+    _stat_all(example_files, "init_search", "rare_examples")  # a missing example is named as one
     for name, files in examples.items():
         seed_paths += files
         seed_names += [name] * len(files)
@@ -117,6 +119,10 @@ def init_search(
     run_dir = Path(run_dir)
     pool = [str(pool)] if isinstance(pool, (str, Path)) else [str(p) for p in pool]
     rare = [r.strip() for r in rare.split(",") if r.strip()] if isinstance(rare, str) else [str(r) for r in rare]
+    known = set(SearchConfig.__dataclass_fields__) - {"pool", "rare", "labeled", "rare_examples", "val", "kind"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InvalidParameterError(f"init_search got settings it does not know: {unknown}. It knows {sorted(known)}.")
     config = SearchConfig(
         pool=pool,
         rare=rare,
@@ -156,8 +162,14 @@ def _read_config(run_dir) -> dict:
 
 
 def _load_config(run_dir: Path) -> SearchConfig:
+    stored = _read_config(run_dir)
+    if stored.get("kind") != "search" and "dataset" in stored:
+        raise InvalidParameterError(
+            f"{str(run_dir)!r} holds a simulation, not a search of your own images: reopen it with "
+            "rarelab.simulation.open_simulation() or `rarelab resume`."
+        )
     try:
-        return SearchConfig(**_read_config(run_dir)).validate()
+        return SearchConfig(**stored).validate()
     except TypeError as exc:
         raise InvalidParameterError(f"{str(run_dir / 'config.json')!r} has unknown or missing keys ({exc}).") from None
 

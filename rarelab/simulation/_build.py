@@ -65,7 +65,22 @@ class SimulationConfig:
             check_int(owner, "epochs", self.epochs, low=1)
         check_int(owner, "views", self.views, low=0)
         check_int(owner, "seed", self.seed, low=0)
+        # A setting of another learner, changed from its default, would be ignored: say so.
+        accepted = learner_params(self.learner)
+        ignored = sorted(
+            name
+            for name in _LEARNER_SETTINGS
+            if name not in accepted and getattr(self, name) != self.__dataclass_fields__[name].default
+        )
+        if ignored:
+            raise InvalidParameterError(
+                f"The {self.learner!r} learner does not take {ignored}; they apply to "
+                f"{sorted(n for n in list_learners() if set(ignored) <= set(learner_params(n)))} only."
+            )
         return self
+
+
+_LEARNER_SETTINGS = ("hidden", "normalize", "tune_blocks", "views", "weight_decay", "warm_start")
 
 
 def spawn_seeds(seed: int) -> tuple[int, int, int]:
@@ -177,7 +192,13 @@ def open_simulation(run_dir, *, dataset=None, progress: bool = True) -> ActiveLo
     """Reopen a run directory: same split, labels, round and phase as when it stopped."""
     cfg_path = Path(run_dir) / "config.json"
     if not cfg_path.is_file():
-        raise InvalidParameterError(f"No rarelab run in {str(run_dir)!r}: config.json is missing.")
+        hint = (
+            f" It holds a comparison: reopen one of its simulations, {str(Path(run_dir) / 'runs')!r}/<strategy>/seed<k>, "
+            "or run the same `rarelab compare --out` again to continue them all."
+            if (Path(run_dir) / "runs").is_dir()
+            else ""
+        )
+        raise InvalidParameterError(f"No rarelab run in {str(run_dir)!r}: config.json is missing.{hint}")
     stored = read_json_config(cfg_path)
     if stored.get("kind") == "search":
         raise InvalidParameterError(

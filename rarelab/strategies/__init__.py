@@ -61,7 +61,7 @@ NEEDS_BUDGET = tuple(n for n in _REGISTRY.names() if n.endswith("+balancing"))
 def get_strategy(name: str, *, budget: int | None = None, **params) -> Strategy:
     """The strategy ``name`` (see :func:`list_strategies`; ``rarelab compare --strategies``).
 
-    ``budget`` (total labels of the search) is required by the balancing variants
+    ``budget`` (the total labels of the simulation or search) is required by the balancing variants
     (:data:`NEEDS_BUDGET`) and refused by the others; other ``params`` go to the strategy's
     constructor, and ones it does not take raise an error naming them.
     """
