@@ -37,6 +37,17 @@ def list_learners() -> tuple[str, ...]:
     return _REGISTRY.names()
 
 
+def learner_from_settings(name: str, *, dataset, settings: dict) -> Learner:
+    """The learner ``name`` on ``dataset``, given the entries of ``settings`` it takes.
+
+    A run's config holds the settings of every learner (``hidden`` for the linear head,
+    ``tune_blocks`` for partial fine-tuning); the config checks that no other learner's
+    setting was changed, and this picks the chosen learner's own.
+    """
+    accepted = learner_params(name)
+    return get_learner(name, dataset=dataset, **{k: v for k, v in settings.items() if k in accepted})
+
+
 def learner_params(name: str) -> tuple[str, ...]:
     """The keyword parameters of learner ``name`` (a config keeps settings of every learner)."""
     return _REGISTRY.params(name)
@@ -49,6 +60,7 @@ __all__ = [
     "LinearProbe",
     "PartialFineTune",
     "get_learner",
+    "learner_from_settings",
     "learner_params",
     "list_learners",
     "train_epochs",

@@ -19,7 +19,7 @@ from ..data import (
 )
 from ..exceptions import DataUnavailableError, InvalidParameterError
 from ..features import FileFeatures
-from ..learners import get_learner, learner_params
+from ..learners import learner_from_settings
 from ..loop import ActiveLoop, LabelStore
 from ..strategies import get_strategy
 from ..utils import param_error, read_json_config, write_atomic
@@ -204,8 +204,7 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveLoop:
         progress=progress,
         files=files,
     )
-    accepted = learner_params(config.learner)
-    learner = get_learner(config.learner, dataset=dataset, **{k: v for k, v in settings.items() if k in accepted})
+    learner = learner_from_settings(config.learner, dataset=dataset, settings=settings)
     failed = _failed_items(dataset, files, config, progress=progress)
     _write_failed(run_dir, dataset, failed)
     ok = np.ones(len(keys), bool)

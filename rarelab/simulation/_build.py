@@ -10,7 +10,7 @@ import numpy as np
 
 from ..data import get_dataset, list_datasets, rare_class_split, resolve_rare_classes
 from ..exceptions import InvalidParameterError
-from ..learners import get_learner, learner_params, list_learners
+from ..learners import learner_from_settings, learner_params, list_learners
 from ..loop import ActiveLoop
 from ..strategies import NEEDS_BUDGET, get_strategy, list_strategies
 from ..utils import check_int, param_error, read_json_config, write_atomic
@@ -138,9 +138,7 @@ def build_simulation(config: SimulationConfig, *, run_dir=None, dataset=None, pr
         random_state=learner_seed,
         progress=progress,
     )
-    # The config holds every learner's settings; the chosen learner takes its own.
-    accepted = learner_params(config.learner)
-    learner = get_learner(config.learner, dataset=dataset, **{k: v for k, v in settings.items() if k in accepted})
+    learner = learner_from_settings(config.learner, dataset=dataset, settings=settings)
     budget = config.rounds * config.per_class * len(rare) if config.strategy in NEEDS_BUDGET else None
     return ActiveLoop(
         dataset=dataset,
