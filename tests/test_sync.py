@@ -266,3 +266,18 @@ def test_a_gallery_offers_the_next_round_after_its_commit(two_views):
     older.round_shown = 0  # a gallery two rounds behind offers nothing
     older._on_loop_change(a, "refresh")
     assert older.stale and not older.can_advance
+
+
+def test_next_round_reads_what_another_process_did_first(two_views):
+    a, b = two_views
+    g = CandidateGallery(b)
+    g.label([g.items[0]["id"]], g.rare_class)
+    b.refresh()
+    a.refresh()
+    a.commit()  # the terminal commits, then trains and proposes the next round
+    a.train()
+    a.propose()
+    g.poll()
+    assert g.stale and g.can_advance  # the next round exists already: the gallery offers to show it
+    g.next_round()
+    assert not g.stale and g.round_shown == 1 and b.round_ == 1 and b.phase_ == "label"

@@ -305,7 +305,7 @@ function render({ model, el }) {
   // Other processes (the CLI, another kernel) write to the same run: ask Python every few
   // seconds whether the store moved on; it repaints every view of the run if so.
   const poller = setInterval(() => {
-    if (root.isConnected && !model.get("stale")) model.send({ type: "poll" });
+    if (root.isConnected) model.send({ type: "poll" }); // a stale gallery too: its next-round offer follows
   }, 3000);
   // Wall-clock time after the first paint, so a benchmark can compare it with the kernel's clock.
   requestAnimationFrame(() => {

@@ -140,7 +140,7 @@ class CandidateGallery(anywidget.AnyWidget):
             return
         with self.hold_sync():
             self.stale = True
-            self.can_advance = self.round_shown >= 0 and loop.round_ == self.round_shown + 1 and loop.phase_ != "label"
+            self.can_advance = self.round_shown >= 0 and loop.round_ == self.round_shown + 1
             if self.round_shown >= 0:
                 self.status = (
                     f"This gallery shows round {self.round_shown}, which is over: the run is in round "
@@ -197,8 +197,13 @@ class CandidateGallery(anywidget.AnyWidget):
         )
 
     def next_round(self) -> None:
-        """Train on the committed labels, propose, and show the new round's candidates here."""
-        if not self.can_advance:
+        """Train on the committed labels, propose, and show the new round's candidates here.
+
+        Another process may have trained or proposed meanwhile: the store is read first, and
+        only what the round still needs is done.
+        """
+        self.poll()
+        if self.round_shown < 0 or self.loop.round_ != self.round_shown + 1:
             raise PhaseError(f"This gallery cannot start the next round: {_next_step(self.loop)}")
         self.status = f"training and proposing round {self.loop.round_}..."
         self.loop.propose_if_needed()
