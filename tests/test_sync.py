@@ -262,6 +262,9 @@ def test_a_gallery_offers_the_next_round_after_its_commit(two_views):
     assert g.stale and g.can_advance and "Next round" in g.status
     g._on_message(g, {"type": "next"}, [])
     assert not g.stale and g.round_shown == 1 and a.phase_ == "label" and g.items
+    a.label([g.items[0]["id"]], g.rare_class).commit()
+    a.train()
+    a.propose()
     older = CandidateGallery(a)
     older.round_shown = 0  # a gallery two rounds behind offers nothing
     older._on_loop_change(a, "refresh")
