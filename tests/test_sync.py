@@ -284,3 +284,38 @@ def test_next_round_reads_what_another_process_did_first(two_views):
     assert g.stale and g.can_advance  # the next round exists already: the gallery offers to show it
     g.next_round()
     assert not g.stale and g.round_shown == 1 and b.round_ == 1 and b.phase_ == "label"
+
+
+def test_answers_in_the_wrong_phase_store_nothing(search_folders, tmp_path):
+    from rarelab.exceptions import PhaseError
+    from rarelab.search import init_search, label_from_csv
+
+    root, rare, example, _ = search_folders
+    s = init_search(
+        tmp_path / "run",
+        labeled=root / "labeled",
+        pool=root / "pool",
+        rare=rare,
+        rare_examples={rare: str(example)},
+        feature_store=str(tmp_path / "store"),
+        input_size=64,
+        per_class=5,
+        progress=False,
+    )
+    s.train()
+    s.propose()
+    first = int(s.candidates_.ids[0])
+    s.label([first], [NOT_RARE]).commit()
+    other = int(s.pool_ids_[0])
+    answers = _csv(tmp_path / "a.csv", [(s.dataset.paths[first], rare), (s.dataset.paths[other], "not")])
+    rev = s.store.revision()
+    with pytest.raises(PhaseError, match="nothing was stored"):
+        label_from_csv(s, answers)  # round 1 has no candidates yet: the new item cannot be labeled
+    assert s.store.revision() == rev and s.store.labels(committed=True)[first] == NOT_RARE
+    s.close()
+
+
+def test_commit_of_a_round_another_process_committed_is_a_no_op(two_views):
+    a, b = two_views
+    a.label_with_oracle().commit()
+    assert b.commit(round=0) is b and b.round_ == 1  # caught up, nothing written

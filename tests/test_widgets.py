@@ -86,7 +86,7 @@ def test_gallery_labels_go_to_the_store_at_once(proposed, tmp_path):
     assert g.labels == {str(a): g.rare_class}
     _msg(g, type="commit")
     assert proposed.round_ == 1 and a in proposed.train_ids_
-    assert "committed 1 labels of round 0" in g.status and "train()" in g.status
+    assert "committed 1 labels of round 0" in g.status and "propose_if_needed()" in g.status
     assert g.stale  # its round is over: greyed out, no input
     _msg(g, type="label", ids=[b], label=g.rare_class)
     assert g.status.startswith("error:") and "round 0, which is over" in g.status
@@ -192,13 +192,16 @@ def test_projection_selection_replaces_clears_counts_and_redraws(proposed):
 
     pv = ProjectionView(proposed, max_points=300)
     first, second = pv.fig.data[0], pv.fig.data[1]
-    pick = lambda trace, k: pv._on_select(trace, SimpleNamespace(point_inds=list(range(k))), None)  # noqa: E731
-    # one lasso reaches Python as one call per trace
-    pick(first, 5)
-    pick(second, 1)
+
+    def pick(trace, k, selector):
+        pv._on_select(trace, SimpleNamespace(point_inds=list(range(k))), selector)
+
+    # one lasso reaches Python as one call per trace that has points, all with one selector
+    lasso, box = object(), object()
+    pick(first, 5, lasso)
+    pick(second, 1, lasso)
     assert len(pv.selection) == 6 and "6 selected" in pv.fig.layout.annotations[0].text
-    pick(first, 2)  # the next lasso replaces the previous one, trace by trace
-    pick(second, 0)
+    pick(first, 2, box)  # the next selection replaces the previous one, the second trace's part too
     assert len(pv.selection) == 2 and "2 selected" in pv.fig.layout.annotations[0].text
     pv._on_deselect(first, None)  # a double click clears it
     assert len(pv.selection) == 0 and pv.label_button.disabled and pv.fig.layout.annotations[0].text == ""

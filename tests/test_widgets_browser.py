@@ -105,6 +105,9 @@ def test_commit_is_a_visible_button_and_zero_labels_need_a_second_click(page):
     button.click()
     assert not [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"]
     assert "Click again" in button.inner_text()
+    button.click()  # a double click is not a second thought: still armed, nothing sent
+    assert not [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"]
+    page.wait_for_timeout(700)
     button.click()
     commits = [m for m in page.evaluate("window.model.sent") if m["type"] == "commit"]
     assert commits == [{"type": "commit", "allow_empty": True, "t0": commits[0]["t0"]}]

@@ -115,6 +115,7 @@ function render({ model, el }) {
   }
 
   let armedEmpty = null; // committing zero labels takes a second, deliberate click
+  let armedAt = 0;
   function paintCommit() {
     const n = model.get("pending");
     const stale = model.get("stale") || model.get("round_shown") < 0;
@@ -135,10 +136,12 @@ function render({ model, el }) {
     if (model.get("stale")) return;
     if (model.get("pending") > 0) send({ type: "commit" });
     else if (armedEmpty) {
+      if (performance.now() - armedAt < 600) return; // a double click is not a second thought
       clearTimeout(armedEmpty);
       armedEmpty = null;
       send({ type: "commit", allow_empty: true });
     } else {
+      armedAt = performance.now();
       armedEmpty = setTimeout(() => { armedEmpty = null; paintCommit(); }, 5000);
     }
     paintCommit();

@@ -108,7 +108,14 @@ def _search_label(search, a) -> int:
 
 def _search_commit(search, a) -> int:
     n = len(search.pending_labels_)
-    rec = search.commit().history_[-1]
+    if not n and not a.allow_empty:
+        print(
+            f"rarelab: error: no labels to commit in round {search.round_}: label candidates with "
+            "`rarelab search label`, or end the round without any with --allow-empty.",
+            file=sys.stderr,
+        )
+        return 2
+    rec = search.commit(allow_empty=a.allow_empty).history_[-1]
     print(f"Committed {n} labels of round {rec['round']}: {rec['hits']} in rare classes. Now round {search.round_}.")
     return 0
 

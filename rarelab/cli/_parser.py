@@ -297,6 +297,10 @@ def _add_search_parser(sub) -> None:
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "propose":
             sp.add_argument("--per-class", type=int, default=None, help="candidates per rare class (default: init's)")
+        if name == "commit":
+            sp.add_argument(
+                "--allow-empty", action="store_true", help="end the round even if none of its candidates was labeled"
+            )
     lab = ss.add_parser(
         "label",
         help="import your answers from a CSV (each stored at once)",

@@ -332,9 +332,11 @@ class ActiveLoop(RevisionSync, LoopState):
         StaleStateError
             Another view or process wrote to the run since this object last read it.
         """
+        if round is not None and round < max(self.round_, self.store.get("round", 0)):
+            if self.store.revision() != self.revision_:
+                self.refresh()
+            return self  # committed already (here or by another process): the cell again changes nothing
         self._guard()
-        if round is not None and round < self.round_:
-            return self  # committed already: running the cell again changes nothing
         if round is not None and round > self.round_:
             raise PhaseError(f"Round {round} has not started: the run is in round {self.round_}.")
         self._expect("label")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DataUnavailableError, InvalidParameterError
+from ..exceptions import DataUnavailableError, InvalidParameterError, PhaseError
 from ..loop import NOT_RARE, ActiveLoop, rank_for_class
 from ..reporting import gallery_html
 from ..utils import check_int, param_error, write_atomic
@@ -138,6 +138,13 @@ def label_from_csv(search: ActiveLoop, path) -> int:
     store's history); the others are this round's labels.
     """
     ids, labels = parse_label_csv(search, path)
+    new = np.setdiff1d(ids, search.store.committed_among(ids))
+    if len(new) and search.phase_ != "label":
+        raise PhaseError(
+            f"{str(path)!r} labels {len(new)} items that have no committed label, but round {search.round_} has no "
+            f"candidates yet (phase {search.phase_!r}); nothing was stored. Run `rarelab search propose` first, "
+            "or give only corrections of committed labels."
+        )
     for i, y in zip(ids, labels):
         search.correct([i], [y], source="person")
     return len(ids)

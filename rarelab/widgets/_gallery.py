@@ -288,7 +288,7 @@ class CandidateGallery(anywidget.AnyWidget):
 def _next_step(loop) -> str:
     """What to run next, in a sentence a notebook user can act on."""
     return {
-        "train": "Run train() and propose() (the notebook's next cells), then show the new candidates.",
+        "train": "Run propose_if_needed() (the next round's cells), then show the new candidates.",
         "propose": "Run propose(), then show the new candidates in a new gallery.",
         "label": f"Show round {loop.round_}'s candidates with CandidateGallery(loop) in a new cell.",
     }[loop.phase_]

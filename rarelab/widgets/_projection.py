@@ -62,9 +62,13 @@ class ProjectionView(W.VBox):
         self.label_button = W.Button(description="label selection", disabled=True)
         self.selection: np.ndarray = np.empty(0, np.int64)
         self._picked: dict[int, set[int]] = {}  # points of the current selection, per trace
+        self._selector = None
         self._coords: dict[str, np.ndarray] = {}  # per method: UMAP takes tens of seconds, once
         self.busy = W.HTML()
         self.fig = go.FigureWidget()
+        # A double click anywhere clears the plot's selections; the layout tells us even when
+        # plotly sends no deselect event to the traces.
+        self.fig.layout.on_change(self._on_selections_change, "selections")
         wrap = shows_errors(self.out)
         self.method.observe(wrap(lambda _c: self.redraw()), names=["value"])
         self.colour.observe(wrap(lambda _c: self.redraw()), names=["value"])
@@ -166,12 +170,19 @@ class ProjectionView(W.VBox):
         rare = bool(self._known_rare([item])[0])
         self.hover_text.value = f"item {item}<br>{ds.classes[self.rare_class] if rare else 'not known as rare'}"
 
-    def _on_select(self, trace, points, _selector):
-        # plotly calls this once per trace for one lasso: each call replaces that trace's
-        # part of the selection, so a new lasso replaces the old one.
+    def _on_select(self, trace, points, selector):
+        # plotly calls this once per trace that has points, with one selector object per
+        # lasso or box: a new selector starts a new selection, which replaces the old one.
+        if selector is not None and selector is not self._selector:
+            self._selector = selector
+            self._picked = {}
         k = next(i for i, t in enumerate(self.fig.data) if t is trace)
         self._picked[k] = set(self.ids[self._rows(trace, points.point_inds)].tolist())
         self._show_selection()
+
+    def _on_selections_change(self, _layout, selections):
+        if not selections and self._picked:
+            self._on_deselect(None, None)
 
     def _on_deselect(self, _trace, _points):
         self._picked = {}

@@ -84,6 +84,8 @@ class LoopStepper(W.VBox):
         loop.observe(self._on_loop_change)
 
     def _on_loop_change(self, _loop, event: str):
+        if event != "label":
+            self.out.clear_output()  # an error on screen is about the state before this change
         self._update(curves=event in ("train", "commit", "refresh"))
 
     # -- actions: each is one call of the core; the loop tells every view to repaint -----
