@@ -160,8 +160,12 @@ def test_the_stepper_follows_its_own_gallery(lab):
         "[...document.querySelectorAll('.rarelab-themed')].pop().innerText.includes('round 1 · phase train')",
         timeout=20_000,
     )
-    commit = stepper.locator("button", has_text=re.compile("^commit$"))
-    assert commit.is_disabled()
+    # the state line and each button are separate widget messages: wait for the button too
+    page.wait_for_function(
+        "[...[...document.querySelectorAll('.rarelab-themed')].pop().querySelectorAll('button')]"
+        ".some(b => b.textContent.trim() === 'commit' && b.disabled)",
+        timeout=20_000,
+    )
     assert "Error" not in stepper.inner_text()
     # the figures stay within the output area's width
     out_width = stepper.evaluate("e => e.getBoundingClientRect().right")
