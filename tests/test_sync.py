@@ -202,16 +202,9 @@ def test_stepper_follows_its_own_gallery(two_views):
     assert stepper.buttons["commit"].disabled and not stepper.buttons["train"].disabled
 
 
-def _csv(path, rows):
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label"])
-        w.writerows(rows)
-    return path
-
-
-def test_answers_csv_conflicts_are_reported_by_path_and_corrections_go_through(search_folders, tmp_path):
-    from rarelab.search import init_search, label_from_csv
+def _proposed_search(search_folders, tmp_path):
+    """A search of the demo folders with round 0's candidates proposed; ``(search, rare name)``."""
+    from rarelab.search import init_search
 
     root, rare, example, _ = search_folders
     s = init_search(
@@ -225,8 +218,22 @@ def test_answers_csv_conflicts_are_reported_by_path_and_corrections_go_through(s
         per_class=5,
         progress=False,
     )
-    s.train()
-    s.propose()
+    s.propose_if_needed()
+    return s, rare
+
+
+def _csv(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label"])
+        w.writerows(rows)
+    return path
+
+
+def test_answers_csv_conflicts_are_reported_by_path_and_corrections_go_through(search_folders, tmp_path):
+    from rarelab.search import label_from_csv
+
+    s, rare = _proposed_search(search_folders, tmp_path)
     paths = [s.dataset.paths[int(i)] for i in s.candidates_.ids[:2]]
     bad = _csv(tmp_path / "bad.csv", [(paths[0], rare), (paths[1], "not"), (paths[0], "not")])
     with pytest.raises(InvalidParameterError, match=r"lines 2 and 4 give .*different labels") as exc:
@@ -288,22 +295,9 @@ def test_next_round_reads_what_another_process_did_first(two_views):
 
 def test_answers_in_the_wrong_phase_store_nothing(search_folders, tmp_path):
     from rarelab.exceptions import PhaseError
-    from rarelab.search import init_search, label_from_csv
+    from rarelab.search import label_from_csv
 
-    root, rare, example, _ = search_folders
-    s = init_search(
-        tmp_path / "run",
-        labeled=root / "labeled",
-        pool=root / "pool",
-        rare=rare,
-        rare_examples={rare: str(example)},
-        feature_store=str(tmp_path / "store"),
-        input_size=64,
-        per_class=5,
-        progress=False,
-    )
-    s.train()
-    s.propose()
+    s, rare = _proposed_search(search_folders, tmp_path)
     first = int(s.candidates_.ids[0])
     s.label([first], [NOT_RARE]).commit()
     other = int(s.pool_ids_[0])
