@@ -13,24 +13,16 @@ business.
 from ..utils import Registry, param_error
 from ._array import ArrayDataset
 from ._classes import resolve_classes, resolve_rare_classes
+from ._decode import decode_image, iter_decoded, load_images
 from ._demo_folders import DemoFolders, write_demo_folders
 from ._digits import digits
 from ._files import FileDataset
 from ._folders import class_folders, image_folder, image_manifest
 from ._gtsrb import GTSRB_CLASSES, gtsrb, gtsrb_templates
-from ._images import (
-    IMAGE_SUFFIXES,
-    FileKey,
-    decode_image,
-    image_sources,
-    is_image,
-    iter_decoded,
-    list_images,
-    load_images,
-    read_manifest,
-)
 from ._splits import Split, rare_class_split, rarest_classes
 from ._synth_signs import render_sign, render_template, synth_signs
+from ._tables import image_sources, read_manifest
+from ._walk import IMAGE_SUFFIXES, FileKey, is_image, list_images
 
 _REGISTRY = Registry("dataset", owner="get_dataset")
 for _fn in (synth_signs, gtsrb, digits, image_folder):

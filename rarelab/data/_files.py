@@ -11,7 +11,8 @@ from PIL import Image
 
 from ..exceptions import DataUnavailableError, GroundTruthUnavailable
 from ..utils import param_error
-from ._images import FileKey, decode_image, load_images
+from ._decode import decode_image, load_images
+from ._walk import FileKey
 
 
 class FileDataset(torch.utils.data.Dataset):

@@ -9,7 +9,8 @@ import numpy as np
 from ..exceptions import DataUnavailableError
 from ..utils import check_int, param_error
 from ._files import FileDataset
-from ._images import IMAGE_SUFFIXES, list_images, read_manifest
+from ._tables import read_manifest
+from ._walk import IMAGE_SUFFIXES, list_images
 
 
 def class_folders(root) -> tuple[list[str], list[str], np.ndarray]:
