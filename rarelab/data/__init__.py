@@ -22,7 +22,7 @@ from ._gtsrb import GTSRB_CLASSES, gtsrb, gtsrb_templates
 from ._splits import Split, rare_class_split, rarest_classes
 from ._synth_signs import render_sign, render_template, synth_signs
 from ._tables import image_sources, read_manifest
-from ._walk import IMAGE_SUFFIXES, FileKey, is_image, list_images
+from ._walk import IMAGE_SUFFIXES, FileKey, Walk, is_image, list_images, skip_reason, walk_images
 
 _REGISTRY = Registry("dataset", owner="get_dataset")
 for _fn in (synth_signs, gtsrb, digits, image_folder):
@@ -87,6 +87,9 @@ __all__ = [
     "iter_decoded",
     "list_datasets",
     "list_images",
+    "skip_reason",
+    "walk_images",
+    "Walk",
     "load_images",
     "rare_class_split",
     "rarest_classes",

@@ -6,6 +6,7 @@ from ._cache import cache_dir, dataset_key, save_npz_atomic
 from ._config import read_json_config
 from ._devices import choose_device, describe
 from ._locks import exclusive
+from ._paths import path_from_sql, path_to_sql, printable_path
 from ._progress import interactive, transient_bar
 from ._registry import Registry
 from ._validation import (
@@ -32,6 +33,9 @@ __all__ = [
     "exclusive",
     "interactive",
     "param_error",
+    "path_from_sql",
+    "path_to_sql",
+    "printable_path",
     "read_json_config",
     "save_npz_atomic",
     "transient_bar",

@@ -27,8 +27,12 @@ def target_mode(path: Path) -> int:
 
 
 def write_atomic(path, data: bytes | str, *, fsync: bool = True) -> Path:
-    """Write ``data`` to ``path`` through a temporary file, ``fsync`` and ``os.replace``."""
-    payload = data.encode() if isinstance(data, str) else data
+    """Write ``data`` to ``path`` through a temporary file, ``fsync`` and ``os.replace``.
+
+    Text is written as UTF-8; file names that are not UTF-8 (see :mod:`rarelab.utils._paths`)
+    keep their original bytes, so a CSV that names them reads back to the same files.
+    """
+    payload = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
     return atomic_path(path, lambda tmp: Path(tmp).write_bytes(payload), fsync=fsync)
 
 

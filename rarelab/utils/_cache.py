@@ -33,7 +33,7 @@ def dataset_key(dataset) -> tuple[str, int]:
     if fingerprint is None:
         h = hashlib.sha1()
         for k in dataset.keys:
-            h.update(f"{k.path}\0{k.size}\0{k.mtime_ns}\n".encode())
+            h.update(f"{k.path}\0{k.size}\0{k.mtime_ns}\n".encode("utf-8", "surrogateescape"))
         fingerprint = h.hexdigest()[:16]
     return fingerprint, len(dataset)
 
