@@ -5,6 +5,10 @@ Gaussian with standard deviation ``sigma``. A linear softmax classifier trained 
 cross-entropy gives the rare class a small probability everywhere, yet ranking a pool by
 that probability puts the rare points on top: the rare class's weight vector points at
 the rare cluster while its bias pushes every probability down.
+
+The rare logit has two parts, ``w·z`` (the weight vector's projection: it sets the ranking)
+and ``b`` (the bias: the same for every point, it sets the level). :meth:`ToyResult.with_rare_bias`
+moves ``b`` alone: every probability changes, the ranking does not.
 """
 
 from __future__ import annotations
@@ -66,16 +70,29 @@ class LinearSoftmax:
     ----------
     epochs : int
     lr : float
+    weight_decay : float
+        L2 penalty on the weights (not the biases), as deep networks are trained. It keeps
+        the weight vectors short, so no point gets far along ``w``: with the default
+        0.01 the largest P(rare) stays near 0.05 (Fig. 2 of the paper: below 0.1), with 0
+        the single rare point is fitted ever harder and P(rare) climbs towards 0.3-0.6.
+        The loss is still plain cross-entropy: no class weights, no resampling.
+
+    Weights and biases start at zero, so every class's weights and biases sum to zero at
+    all times: ``coef_[:, RARE]`` and ``intercept_[RARE]`` are the rare class's weight
+    vector and bias relative to the mean of all classes.
     """
 
-    def __init__(self, *, epochs: int = 500, lr: float = 0.5):
+    def __init__(self, *, epochs: int = 500, lr: float = 0.5, weight_decay: float = 0.01):
         self.epochs = epochs
         self.lr = lr
+        self.weight_decay = weight_decay
 
     def fit(self, X, y):
         check_int("LinearSoftmax", "epochs", self.epochs, low=1)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise param_error("LinearSoftmax", "lr", "a positive float", self.lr)
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise param_error("LinearSoftmax", "weight_decay", "a float >= 0", self.weight_decay)
         X, y = np.asarray(X, float), np.asarray(y)
         onehot = np.eye(3)[y]
         W, b = np.zeros((2, 3)), np.zeros(3)
@@ -83,7 +100,7 @@ class LinearSoftmax:
         for _ in range(self.epochs):
             p = self._softmax(X @ W + b)
             g = (p - onehot) / len(X)
-            W -= self.lr * X.T @ g
+            W -= self.lr * (X.T @ g + self.weight_decay * W)
             b -= self.lr * g.sum(0)
             self.loss_history_.append(float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-300))))
         self.coef_, self.intercept_ = W, b
@@ -110,6 +127,7 @@ class ToyResult:
     top_k: np.ndarray  # pool positions, best first
     max_p_rare: float  # over every training and pool point (the paper: <= 0.2 for all samples)
     precision_at_k: float
+    bias_shift: float = 0.0  # added to the trained rare bias (see with_rare_bias)
 
     @property
     def rare_direction(self) -> np.ndarray:
@@ -117,45 +135,56 @@ class ToyResult:
         W = self.model.coef_
         return W[:, RARE] - W.mean(axis=1)
 
+    @property
+    def rare_bias(self) -> float:
+        """The rare class's bias relative to the mean of all classes' biases (shift included)."""
+        b = self.model.intercept_
+        return float(b[RARE] - b.mean())
 
-def run_toy_model(
-    *,
-    sigma: float = 0.5,
-    n_common: int = 200,
-    n_rare: int = 1,
-    n_pool_common: int = 500,
-    n_pool_rare: int = 50,
-    epochs: int = 500,
-    lr: float = 0.5,
-    k: int = 50,
-    grid_size: int = 121,
-    random_state=None,
-) -> ToyResult:
-    """Train the toy classifier and rank the pool by P(rare); returns everything Fig. 5 shows.
+    def logit_parts(self, X) -> tuple[np.ndarray, float]:
+        """The rare logit of the points ``X`` in its two parts: ``(w·z per point, b)``.
 
-    Examples
-    --------
-    >>> r = run_toy_model(random_state=0)
-    >>> r.max_p_rare < 0.5, r.precision_at_k > 10 * 50 / 1050
-    (True, True)
-    """
-    data = make_toy_data(
-        sigma=sigma,
-        n_common=n_common,
-        n_rare=n_rare,
-        n_pool_common=n_pool_common,
-        n_pool_rare=n_pool_rare,
-        random_state=random_state,
-    )
-    k = check_int("run_toy_model", "k", k, low=1, high=len(data.y_pool))
-    model = LinearSoftmax(epochs=epochs, lr=lr).fit(data.X_train, data.y_train)
-    gx = np.linspace(-3, 2.5, grid_size)
-    gy = np.linspace(-2.75, 2.75, grid_size)
+        Both relative to the mean over classes, so ``w·z + b`` is the rare logit minus the
+        mean logit. ``b`` is one number: it moves every point's logit by the same amount.
+        """
+        return np.asarray(X, float) @ self.rare_direction, self.rare_bias
+
+    def with_rare_bias(self, shift: float) -> ToyResult:
+        """The same trained classifier with ``shift`` added to the rare bias; no retraining.
+
+        P(rare) = 1 / (1 + exp(-b) · Σⱼ≠rare exp(wⱼ·z + bⱼ) / exp(w·z)), so changing b
+        changes every probability by a monotone map: the ranking, hence the top-k, stays.
+
+        Examples
+        --------
+        >>> r = run_toy_model(random_state=0)
+        >>> s = r.with_rare_bias(3.0)
+        >>> bool((s.pool_p_rare > r.pool_p_rare).all()), set(s.top_k) == set(r.top_k)
+        (True, True)
+        """
+        if not (isinstance(shift, (int, float)) and np.isfinite(shift)):
+            raise param_error("ToyResult.with_rare_bias", "shift", "a finite float", shift)
+        model = LinearSoftmax(epochs=self.model.epochs, lr=self.model.lr, weight_decay=self.model.weight_decay)
+        model.coef_ = self.model.coef_
+        # rare_bias is measured from the mean of the three biases, which stays zero: the rare
+        # bias moves by s and each common one by -s/2 (for the softmax the same as moving the
+        # rare bias alone by 3s/2: adding one number to every logit changes no probability).
+        step = float(shift) - self.bias_shift
+        model.intercept_ = self.model.intercept_ + step * (1.5 * np.eye(3)[RARE] - 0.5)
+        model.loss_history_ = self.model.loss_history_
+        return _evaluate(self.data, model, len(self.top_k), len(self.grid_x), bias_shift=float(shift))
+
+
+def _evaluate(data: ToyData, model: LinearSoftmax, k: int, grid_size: int, bias_shift: float = 0.0) -> ToyResult:
+    from ..strategies import select_top
+
+    every = np.r_[data.X_train, data.X_pool]
+    lo, hi = every.min(0) - 0.3, every.max(0) + 0.3  # the plane where the points are: none clipped
+    gx = np.linspace(lo[0], hi[0], grid_size)
+    gy = np.linspace(lo[1], hi[1], grid_size)
     xx, yy = np.meshgrid(gx, gy)
     grid = model.predict_proba(np.c_[xx.ravel(), yy.ravel()])[:, RARE].reshape(xx.shape)
     pool_p = model.predict_proba(data.X_pool)[:, RARE]
-    from ..strategies import select_top
-
     top = select_top(pool_p, k, random_state=0)
     train_p = model.predict_proba(data.X_train)[:, RARE]
     return ToyResult(
@@ -168,71 +197,41 @@ def run_toy_model(
         top,
         float(max(pool_p.max(), train_p.max())),
         float(np.mean(data.y_pool[top] == RARE)),
+        bias_shift,
     )
 
 
-def toy_figure(result: ToyResult):
-    """Contour of P(rare) with training (filled) and pool (open) points; the top-k ringed."""
-    import plotly.graph_objects as go
+def run_toy_model(
+    *,
+    sigma: float = 0.5,
+    n_common: int = 200,
+    n_rare: int = 1,
+    n_pool_common: int = 500,
+    n_pool_rare: int = 50,
+    epochs: int = 500,
+    lr: float = 0.5,
+    weight_decay: float = 0.01,
+    k: int = 50,
+    grid_size: int = 121,
+    random_state=None,
+) -> ToyResult:
+    """Train the toy classifier and rank the pool by P(rare); returns everything Fig. 5 shows.
 
-    d = result.data
-    colours = ["#e6b800", "#2ca02c", "#d62728"]
-    names = ["common A", "common B", "rare"]
-    fig = go.Figure(
-        go.Contour(
-            x=result.grid_x,
-            y=result.grid_y,
-            z=result.grid_p_rare,
-            colorscale="Blues",
-            colorbar=dict(title="P(rare)"),
-            contours=dict(showlabels=True),
-            hovertemplate="P(rare)=%{z:.2e}<extra></extra>",
-        )
+    Examples
+    --------
+    >>> r = run_toy_model(random_state=0)
+    >>> r.max_p_rare < 0.1, r.precision_at_k > 10 * 50 / 1050
+    (True, True)
+    """
+    data = make_toy_data(
+        sigma=sigma,
+        n_common=n_common,
+        n_rare=n_rare,
+        n_pool_common=n_pool_common,
+        n_pool_rare=n_pool_rare,
+        random_state=random_state,
     )
-    for c in range(3):
-        m = d.y_pool == c
-        fig.add_trace(
-            go.Scatter(
-                x=d.X_pool[m, 0],
-                y=d.X_pool[m, 1],
-                mode="markers",
-                name=f"{names[c]} (pool)",
-                marker=dict(symbol="circle-open", color=colours[c], size=6),
-                customdata=result.pool_p_rare[m],
-                hovertemplate="P(rare)=%{customdata:.2e}<extra></extra>",
-            )
-        )
-    for c in range(3):
-        m = d.y_train == c
-        fig.add_trace(
-            go.Scatter(
-                x=d.X_train[m, 0],
-                y=d.X_train[m, 1],
-                mode="markers",
-                name=f"{names[c]} (train)",
-                marker=dict(color=colours[c], size=9 if c == RARE else 5, line=dict(color="black", width=1)),
-            )
-        )
-    top = d.X_pool[result.top_k]
-    fig.add_trace(
-        go.Scatter(
-            x=top[:, 0],
-            y=top[:, 1],
-            mode="markers",
-            name=f"top {len(result.top_k)} by P(rare)",
-            marker=dict(symbol="circle-open", color="black", size=12, line=dict(width=1.5)),
-        )
-    )
-    fig.update_layout(
-        title=f"max P(rare) = {result.max_p_rare:.2f}; precision of the top {len(result.top_k)} = "
-        f"{result.precision_at_k:.2f}",
-        template="plotly_white",
-        height=600,
-        width=640,
-        # The legend sits under the plot: on the right it would cover the colourbar.
-        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, xanchor="left"),
-        margin=dict(b=120),
-        xaxis=dict(range=[result.grid_x[0], result.grid_x[-1]]),
-        yaxis=dict(range=[result.grid_y[0], result.grid_y[-1]], scaleanchor="x"),
-    )
-    return fig
+    k = check_int("run_toy_model", "k", k, low=1, high=len(data.y_pool))
+    grid_size = check_int("run_toy_model", "grid_size", grid_size, low=2)
+    model = LinearSoftmax(epochs=epochs, lr=lr, weight_decay=weight_decay).fit(data.X_train, data.y_train)
+    return _evaluate(data, model, k, grid_size)
