@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import warnings
 
 from ..exceptions import RarelabError
 from ._commands import COMMANDS
@@ -23,7 +24,9 @@ def main(argv=None) -> int:
     """
     a = build_parser().parse_args(argv)
     try:
-        return COMMANDS[a.command](a)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return COMMANDS[a.command](a)
     except (RarelabError, OSError, json.JSONDecodeError, sqlite3.Error) as exc:
         kind = "" if isinstance(exc, RarelabError) else type(exc).__name__ + ": "
         print(f"rarelab: error: {kind}{exc}", file=sys.stderr)
@@ -31,6 +34,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("rarelab: interrupted; every committed label and feature chunk is kept.", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning on the command line: one line, as the errors are, without the source location."""
+    print(f"rarelab: warning: {message}", file=sys.stderr)
 
 
 __all__ = ["add_simulation_arguments", "build_parser", "config_from_args", "main", "parse_seeds", "parse_strategies"]

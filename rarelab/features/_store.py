@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data import FileKey
-from ..utils import atomic_path, cache_dir, check_int, param_error
+from ..utils import atomic_path, cache_dir, check_int, param_error, path_from_sql, path_to_sql
 from ._backbones import DEFAULT_INPUT_SIZE, list_backbones
 from ._engines import get_engine
 
@@ -122,18 +122,21 @@ class FeatureStore:
         pos = {(k.path, k.size, k.mtime_ns): i for i, k in enumerate(keys)}
         # One pass over the index beats a million point queries.
         for p, s, m, c, r in self._db.execute("SELECT path, size, mtime_ns, chunk, row FROM rows"):
-            i = pos.get((p, s, m))
+            i = pos.get((path_from_sql(p), s, m))
             if i is not None:
                 chunk[i], row[i] = c, r
         for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM failed"):
-            i = pos.get((p, s, m))
+            i = pos.get((path_from_sql(p), s, m))
             if i is not None and chunk[i] == MISSING:
                 chunk[i] = FAILED
         return chunk, row
 
     def failures(self, keys: Sequence[FileKey] | None = None) -> list[tuple[str, str]]:
         """``(path, error)`` of files that could not be decoded (among ``keys``, if given)."""
-        rows = self._db.execute("SELECT path, size, mtime_ns, error FROM failed ORDER BY path").fetchall()
+        rows = [
+            (path_from_sql(p), s, m, e)
+            for p, s, m, e in self._db.execute("SELECT path, size, mtime_ns, error FROM failed ORDER BY path")
+        ]
         if keys is None:
             return [(p, e) for p, _, _, e in rows]
         wanted = {(k.path, k.size, k.mtime_ns) for k in keys}
@@ -227,14 +230,14 @@ class FeatureStore:
             if cid is not None:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?)",
-                    [(k.path, k.size, k.mtime_ns, cid, r) for r, k in enumerate(keys)],
+                    [(path_to_sql(k.path), k.size, k.mtime_ns, cid, r) for r, k in enumerate(keys)],
                 )
                 self._db.execute("UPDATE chunks SET committed=1 WHERE id=?", (cid,))
                 if dim is None:
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(features.shape[1]),))
             self._db.executemany(
                 "INSERT OR REPLACE INTO failed VALUES (?, ?, ?, ?)",
-                [(k.path, k.size, k.mtime_ns, err) for k, err in failed],
+                [(path_to_sql(k.path), k.size, k.mtime_ns, err) for k, err in failed],
             )
         return -1 if cid is None else cid
 

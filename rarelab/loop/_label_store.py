@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import StaleStateError
-from ..utils import param_error
+from ..utils import param_error, path_from_sql, path_to_sql
 
 NOT_RARE = -1  # "reviewed, belongs to no rare class, exact class unknown": leaves the pool, not trained on
 SOURCES = ("oracle", "person")
@@ -154,7 +154,10 @@ class LabelStore:
             raise param_error("LabelStore.add", "source", "'oracle' or 'person'", source)
         now = time.time()
         paths = [None] * len(item_ids) if paths is None else list(paths)
-        rows = [(int(i), int(y), int(round), source, now, p) for i, y, p in zip(item_ids, labels, paths)]
+        rows = [
+            (int(i), int(y), int(round), source, now, None if p is None else path_to_sql(p))
+            for i, y, p in zip(item_ids, labels, paths)
+        ]
         with self._write(expect_revision):
             current = self._current([r[0] for r in rows])
             committed = [i for i, (_, c) in current.items() if c]
@@ -230,9 +233,24 @@ class LabelStore:
 
     def label_rows(self) -> list[tuple]:
         """Every label as (item_id, label, round, source, timestamp, committed, path)."""
-        return self._db.execute(
+        rows = self._db.execute(
             "SELECT item_id, label, round, source, ts, committed, path FROM labels ORDER BY round, ts, item_id"
         ).fetchall()
+        return [(*r[:6], None if r[6] is None else path_from_sql(r[6])) for r in rows]
+
+    @staticmethod
+    def holds_labels(path) -> bool:
+        """Whether the store file at ``path`` exists and holds at least one label (nothing is written)."""
+        path = Path(path)
+        if not path.is_file():
+            return False
+        db = sqlite3.connect(path)
+        try:
+            return db.execute("SELECT COUNT(*) FROM labels").fetchone()[0] > 0
+        except sqlite3.OperationalError:  # no labels table: not a label store with labels
+            return False
+        finally:
+            db.close()
 
     def commit_round(self, round: int, record: dict, next_state: dict, *, expect_revision=None) -> list[int]:
         """Mark this round's labels committed, save its record and the next phase, atomically."""
