@@ -16,7 +16,7 @@ _TRAINING = {
     "sigma": ("σ", 0.5, 0.1, 1.5, 0.05),
     "n_rare": ("rare training points", 1, 1, 50, 1),
     "n_common": ("common points / class", 200, 10, 2000, 10),
-    "weight_decay": ("weight decay", 0.01, 0.0, 0.1, 0.002),
+    "weight_decay": ("weight decay", 0.015, 0.0, 0.1, 0.005),
     "epochs": ("epochs", 500, 10, 5000, 10),
     "k": ("top-k", 50, 5, 200, 1),
 }
