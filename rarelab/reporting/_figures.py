@@ -108,7 +108,7 @@ def curve_figure(
         fig.add_hline(y=max_value, line=dict(color="gray", dash="dot"), annotation_text="all rare samples found")
     fig.update_layout(
         title=title,
-        xaxis_title=labels.get(x, x),
+        xaxis=dict(title=labels.get(x, x), tickformat="d", dtick=1 if x == "round" else None),  # no 0.5 iterations
         yaxis_title=labels.get(metric, metric),
         template="plotly_white",
         height=380,
