@@ -12,7 +12,16 @@ business.
 
 from ..utils import Registry, param_error
 from ._array import ArrayDataset
-from ._classes import resolve_classes, resolve_rare_classes
+from ._classes import (
+    class_hint,
+    class_key,
+    clean_name,
+    find_class,
+    match_class,
+    resolve_classes,
+    resolve_rare_classes,
+    split_class_names,
+)
 from ._decode import decode_image, iter_decoded, load_images
 from ._demo_folders import DemoFolders, write_demo_folders
 from ._digits import digits
@@ -21,7 +30,17 @@ from ._folders import class_folders, image_folder, image_manifest
 from ._gtsrb import GTSRB_CLASSES, gtsrb, gtsrb_templates
 from ._splits import Split, rare_class_split, rarest_classes
 from ._synth_signs import render_sign, render_template, synth_signs
-from ._tables import image_sources, read_manifest
+from ._tables import (
+    PathIndex,
+    Table,
+    TableError,
+    column_key,
+    image_sources,
+    read_manifest,
+    read_path_list,
+    read_table,
+    table_paths,
+)
 from ._walk import IMAGE_SUFFIXES, FileKey, Walk, is_image, list_images, skip_reason, walk_images
 
 _REGISTRY = Registry("dataset", owner="get_dataset")
@@ -72,11 +91,19 @@ __all__ = [
     "DemoFolders",
     "FileDataset",
     "FileKey",
+    "PathIndex",
     "Split",
+    "Table",
+    "TableError",
     "class_folders",
+    "class_hint",
+    "class_key",
+    "clean_name",
+    "column_key",
     "dataset_summary",
     "decode_image",
     "digits",
+    "find_class",
     "get_dataset",
     "gtsrb",
     "gtsrb_templates",
@@ -91,13 +118,18 @@ __all__ = [
     "walk_images",
     "Walk",
     "load_images",
+    "match_class",
     "rare_class_split",
     "rarest_classes",
     "read_manifest",
+    "read_path_list",
+    "read_table",
     "render_sign",
     "render_template",
     "resolve_classes",
     "resolve_rare_classes",
+    "split_class_names",
     "synth_signs",
+    "table_paths",
     "write_demo_folders",
 ]
