@@ -78,8 +78,11 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--image-size", type=int, default=None, help="resize images to this side (dataset default)")
     g.add_argument(
         "--rare-classes",
-        default="rarest:10",
-        help="'rarest:K', or class names or ids separated by commas (default: %(default)s)",
+        action="append",
+        metavar="CLASSES",
+        help="'rarest:K', or a class name or id; repeat for several. A name is taken whole, commas and "
+        "spaces included (quote it); 'a,b' names two classes when each part is a known name or id. "
+        "Names match ignoring case and spaces when only one class fits (default: rarest:10)",
     )
     g.add_argument("--pool-cap", type=int, default=50, help="max pool items per rare class (default: %(default)s)")
     g.add_argument("--n-train", type=int, default=1, help="training samples per rare class (default: %(default)s)")
@@ -253,13 +256,24 @@ def _add_search_parser(sub) -> None:
         help="unlabeled images: a folder (read recursively), a .txt file list or a CSV/Parquet "
         "manifest with a path column; repeat for several",
     )
-    ini.add_argument("--rare", required=True, help="rare class names, comma-separated (names, never ids)")
+    ini.add_argument(
+        "--rare",
+        required=True,
+        action="append",
+        metavar="NAME",
+        help="a rare class to find, by name (never an id); repeat for several. The name is taken whole, "
+        "commas, '=' and spaces included: --rare 'no entry, except buses'. 'stop,yield' names two classes "
+        "when both are class names. A name matches a class exactly, else ignoring spaces and Unicode form, "
+        "else ignoring case, when only one class fits",
+    )
     ini.add_argument(
         "--rare-example",
         action="append",
         default=[],
         metavar="[NAME=]FILE",
-        help="an example or clean template of a rare class with no folder in --labeled; repeatable",
+        help="an example or clean template of a rare class with no folder in --labeled; repeatable. "
+        "NAME is one of the --rare names (it may hold '=' or ','); a bare FILE belongs to the one rare "
+        "class without an example",
     )
     ini.add_argument("--val", help="labeled validation set (folder or manifest): rare-class F1 is reported with it")
     ini.add_argument(
@@ -315,6 +329,14 @@ def _add_search_parser(sub) -> None:
     exp.add_argument("--csv", required=True)
 
 
+def _rare_classes(values):
+    """``--rare-classes`` as :class:`~rarelab.simulation.SimulationConfig` takes it: one value
+    as a string (as stored before the option was repeatable), several as a list."""
+    if not values:
+        return "rarest:10"
+    return values[0] if len(values) == 1 else list(values)
+
+
 def config_from_args(a, strategy: str, seed: int):
     """The :class:`~rarelab.simulation.SimulationConfig` of parsed :func:`add_simulation_arguments`
     (plus ``per_class``, ``rounds`` and ``quiet``) for one strategy and seed."""
@@ -337,7 +359,7 @@ def config_from_args(a, strategy: str, seed: int):
         dataset=a.dataset,
         root=a.root,
         dataset_kwargs=kwargs,
-        rare_classes=a.rare_classes,
+        rare_classes=_rare_classes(a.rare_classes),
         n_train=a.n_train,
         pool_cap=a.pool_cap,
         synthetic_start=a.synthetic_start,

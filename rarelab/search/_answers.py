@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import PathIndex, class_hint, class_key, find_class, read_table
 from ..exceptions import DataUnavailableError, InvalidParameterError, PhaseError
 from ..loop import NOT_RARE, ActiveLoop, rank_for_class
 from ..reporting import gallery_html
-from ..utils import check_int, param_error, write_atomic
+from ..utils import check_int, write_atomic
 from ._config import NOT_LABELS
 
 
@@ -68,52 +69,52 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     """Read a person's answers (``path`` or ``item_id``, and ``label``): every row is checked
     before any is stored, so a bad file changes nothing.
 
+    The file is read by :func:`~rarelab.data.read_table` (spreadsheet CSVs: byte-order mark,
+    ``,``/``;``/tab, any line ends, header names in any case). A ``path`` is the file itself
+    (relative paths are read from the CSV's folder) or, failing that, the end of exactly one
+    file's path: its bare name as ``candidates.html`` shows it, or ``batch2/x.png``. A
+    ``label`` is a class name by :func:`~rarelab.data.find_class`'s rule, or one of
+    :data:`NOT_LABELS` (``not``, ``no``, ``not rare``, ``-1``; any case) for an item of no
+    rare class; an exact class name wins.
+
     An item named twice with the same label counts once; named twice with different labels
     it is an error that names the file and both lines. Items whose label was committed
     already are allowed: storing the answer corrects them (see ``ActiveLoop.correct``).
     """
-    path = Path(path)
     try:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            cols = reader.fieldnames or []
+        table = read_table(path, required=(("path", "item_id"), "label"), owner="search label")
     except OSError as exc:
         raise DataUnavailableError(f"Cannot read the labels file {str(path)!r}: {exc}") from exc
-    if "label" not in cols or not ({"path", "item_id"} & set(cols)):
-        raise param_error("search label", "csv", "a CSV with columns 'path' or 'item_id', and 'label'", cols)
-    paths = getattr(search.dataset, "paths", [])
-    by_path = {p: i for i, p in enumerate(paths)}
+    paths = getattr(search.dataset, "paths", None) or []
+    index = PathIndex(paths)
     classes = list(search.dataset.classes)
     ids, labels, errors, lines = [], [], [], []
-    for n, r in enumerate(rows, start=2):
+    for n, r in zip(table.lines, table.rows):
         item = None
         if r.get("item_id", "").strip():
             try:
-                item = int(r["item_id"])
+                item = _item_id(r["item_id"])
             except ValueError:
                 errors.append(f"line {n}: item_id {r['item_id']!r} is not an int")
                 continue
         elif r.get("path", "").strip():
-            item = by_path.get(str(Path(r["path"]).expanduser().resolve()), by_path.get(r["path"]))
-            if item is None:
-                errors.append(f"line {n}: {r['path']!r} is not a file of this search")
+            try:
+                item = index.find(r["path"], base=table.path.parent)
+            except LookupError as exc:
+                errors.append(f"line {n}: {exc}")
                 continue
         else:
             errors.append(f"line {n}: neither path nor item_id")
             continue
-        text = r["label"].strip()
-        if text.lower() in NOT_LABELS:
-            labels.append(NOT_RARE)
-        elif text in classes:  # names first: a folder called 00014 is a name
-            labels.append(classes.index(text))
-        else:
-            errors.append(f"line {n}: label {text!r} is not a class ({', '.join(classes[:6])}...) or 'not'")
+        label = _answer_label(r["label"], classes)
+        if isinstance(label, str):
+            errors.append(f"line {n}: {label}")
             continue
         ids.append(item)
+        labels.append(label)
         lines.append(n)
     pool = set(np.asarray(search.split.pool).tolist())
-    name = (lambda i: repr(paths[i])) if paths else (lambda i: f"item {i}")
+    name = (lambda i: repr(paths[i]) if 0 <= i < len(paths) else f"item {i}") if paths else (lambda i: f"item {i}")
     errors += [f"line {n}: {name(i)} is not a pool file of this search" for i, n in zip(ids, lines) if i not in pool]
     first: dict[int, tuple[int, int]] = {}
     keep = []
@@ -126,9 +127,31 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     ids, labels = [ids[k] for k in keep], [labels[k] for k in keep]
     if errors:
         raise InvalidParameterError(
-            f"{str(path)!r} has {len(errors)} bad rows; nothing was stored. " + "; ".join(errors[:5])
+            f"{str(table.path)!r} has {len(errors)} bad rows; nothing was stored. " + "; ".join(errors[:5])
         )
     return np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+
+
+def _item_id(text: str) -> int:
+    """An item id as a spreadsheet may write it: ``12``, `` 12 `` or ``12.0``."""
+    value = float(text) if "." in text else int(text)
+    if value != int(value):
+        raise ValueError(text)
+    return int(value)
+
+
+def _answer_label(text: str, classes: list[str]) -> int | str:
+    """The class id (or ``NOT_RARE``) an answer names, or why it names none."""
+    if text in classes:  # exact first: a folder called 00014, or a class called "no"
+        return classes.index(text)
+    if class_key(text) in {class_key(w) for w in NOT_LABELS}:
+        return NOT_RARE
+    i = find_class(text, classes)
+    if i is not None:
+        return i
+    if not text.strip():
+        return "the label is empty (a class name, or 'not' for an item of no rare class)"
+    return f"label {text.strip()!r} is not a class, nor 'not'. {class_hint(text, classes)}"
 
 
 def label_from_csv(search: ActiveLoop, path) -> int:

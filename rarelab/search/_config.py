@@ -8,7 +8,12 @@ from pathlib import Path
 from ..data import (
     FileKey,
     class_folders,
-    read_manifest,
+    class_hint,
+    clean_name,
+    find_class,
+    read_table,
+    split_class_names,
+    table_paths,
 )
 from ..exceptions import DataUnavailableError
 from ..features import list_backbones, list_engines
@@ -16,7 +21,9 @@ from ..learners import list_learners
 from ..strategies import list_strategies
 from ..utils import check_int, param_error
 
-NOT_LABELS = ("not", "not rare", "not_rare", "-1")
+# A person's answer for an item of no rare class, compared as class names are (case and
+# spaces ignored); an exact class name wins over them (a class may be called "no").
+NOT_LABELS = ("not", "not rare", "not_rare", "not-rare", "no", "-1")
 KIND = "search"
 
 
@@ -44,6 +51,17 @@ class SearchConfig:
     device: str | None = None
     kind: str = KIND
 
+    @staticmethod
+    def rare_names(rare, *, labeled=None, rare_examples=None) -> list[str]:
+        """The rare classes ``rare`` (a name, or a list of names) names, each spelled as the
+        labeled set's class (or a new class, words single-spaced).
+
+        Each value is one class name as written, commas, ``=`` and quotes included. A value
+        that names no class but whose every comma-separated part does names those classes
+        (``"stop,yield"``). Names are matched by :func:`~rarelab.data.find_class`'s rule.
+        """
+        return _rare_names(rare, labeled, rare_examples)
+
     def validate(self) -> SearchConfig:
         owner = "init_search"
         if self.strategy not in list_strategies():
@@ -68,7 +86,11 @@ class SearchConfig:
 
 # -- sources -----------------------------------------------------------------------------
 def _labeled_source(source) -> tuple[list[str], list[str]]:
-    """``(paths, label names)`` of a labeled folder tree or a CSV/Parquet manifest with labels."""
+    """``(paths, label names)`` of a labeled folder tree or a CSV/Parquet manifest with labels.
+
+    A manifest's labels are taken as :func:`~rarelab.data.clean_name` writes them (Unicode
+    NFC, single spaces, no spaces around): a cell's stray spaces make no class of their own.
+    """
     if source is None:
         return [], []
     if isinstance(source, tuple) and len(source) == 2:
@@ -78,27 +100,84 @@ def _labeled_source(source) -> tuple[list[str], list[str]]:
     if p.is_dir():
         classes, paths, targets = class_folders(p)
         return paths, [classes[t] for t in targets]
-    cols = read_manifest(p)
-    if "label" not in cols:
-        raise param_error(
-            "init_search", "labeled", "a folder of class folders or a manifest with a 'label' column", str(p)
-        )
-    return cols["path"], [str(y) for y in cols["label"]]
+    table = read_table(p, required=("path", "label"), owner="init_search (a labeled manifest)")
+    labels = []
+    for row, line in zip(table.rows, table.lines):
+        labels.append(clean_name(row["label"]))
+        if not labels[-1]:
+            raise table.error("the label is empty: every labeled item needs its class.", line=line, column="label")
+    return table_paths(table), labels
+
+
+def _class_names_of(source) -> list[str]:
+    """The class names of a labeled source, without walking its files."""
+    if source is None:
+        return []
+    p = Path(source).expanduser() if not isinstance(source, tuple) else None
+    if p is not None and p.is_dir():
+        return sorted(c.name for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))
+    if p is not None and not p.is_file():
+        return []  # the plan says what is missing
+    return sorted(set(_labeled_source(source)[1]))
+
+
+def _rare_names(rare, labeled, examples) -> list[str]:
+    """The rare classes ``rare`` names, spelled as the labeled set (or a rare example) spells
+    them; see :meth:`SearchConfig.rare_names`."""
+    values = [rare] if isinstance(rare, str) else [str(r) for r in rare]
+    known = _class_names_of(labeled)
+    written = values + [part for v in values for part in v.split(",")]
+    if isinstance(examples, dict):
+        named = [str(k) for k in examples]
+    else:
+        named = [hit[0] for hit in (_example_spec(str(s), written) for s in examples or []) if hit]
+    known += [n for n in named if find_class(n, known) is None]
+    names = split_class_names(values, known)
+    return list(dict.fromkeys(n if find_class(n, known) is not None else clean_name(n) for n in names if n.strip()))
+
+
+def _example_spec(spec: str, names: list[str]) -> tuple[str, str] | None:
+    """``(name, file)`` of a ``NAME=FILE`` spec whose NAME is one of ``names`` (names may hold
+    ``=``): among the splits at each ``=`` that name one, those whose file exists first, then
+    the longest name."""
+    fits = []
+    for k, ch in enumerate(spec):
+        if ch == "=" and (i := find_class(spec[:k], names)) is not None:
+            fits.append((Path(spec[k + 1 :]).expanduser().exists(), k, names[i], spec[k + 1 :]))
+    return max(fits)[2:] if fits else None
 
 
 def _rare_examples(examples, rare: list[str]) -> dict[str, list[str]]:
     """``{"stop": ["stop.png"]}``, or ``["stop=stop.png", "x.png"]`` (a bare file belongs to the
-    only rare class without examples elsewhere, which the caller checks)."""
-    if isinstance(examples, dict):
-        return {
-            str(k): [str(Path(f).expanduser().resolve()) for f in ([v] if isinstance(v, str) else v)]
-            for k, v in examples.items()
-        }
+    only rare class without examples elsewhere, which the caller checks). Names are matched
+    against ``rare`` by :func:`~rarelab.data.find_class`'s rule and may hold ``=`` and ``,``."""
     out: dict[str, list[str]] = {}
-    for spec in examples or []:
-        name, sep, path = str(spec).partition("=")
-        if not sep:
-            name, path = "", name
+    if isinstance(examples, dict):
+        for key, files in examples.items():
+            i = find_class(key, rare)
+            if i is None:
+                raise param_error(
+                    "init_search",
+                    "rare_examples",
+                    f"examples of the rare classes {rare}",
+                    str(key),
+                    class_hint(key, rare),
+                )
+            files = [files] if isinstance(files, (str, Path)) else files
+            out.setdefault(rare[i], []).extend(str(Path(f).expanduser().resolve()) for f in files)
+        return out
+    for spec in map(str, examples or []):
+        hit = _example_spec(spec, rare)
+        if hit is None and "=" in spec and not Path(spec).expanduser().exists():
+            name = spec.partition("=")[0]
+            raise param_error(
+                "init_search",
+                "rare_examples",
+                f"NAME=FILE with NAME one of the rare classes {rare}, or an existing FILE",
+                spec,
+                class_hint(name, rare),
+            )
+        name, path = hit or ("", spec)
         out.setdefault(name, []).append(str(Path(path).expanduser().resolve()))
     if "" in out:
         if len(rare) != 1 and len([r for r in rare if r not in out]) != 1:

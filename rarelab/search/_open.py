@@ -118,7 +118,7 @@ def init_search(
     """
     run_dir = Path(run_dir)
     pool = [str(pool)] if isinstance(pool, (str, Path)) else [str(p) for p in pool]
-    rare = [r.strip() for r in rare.split(",") if r.strip()] if isinstance(rare, str) else [str(r) for r in rare]
+    rare = SearchConfig.rare_names(rare, labeled=labeled, rare_examples=rare_examples)
     known = set(SearchConfig.__dataclass_fields__) - {"pool", "rare", "labeled", "rare_examples", "val", "kind"}
     unknown = sorted(set(settings) - known)
     if unknown:
