@@ -6,8 +6,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from ..data import get_dataset
-from ..simulation import SimulationConfig, create_simulation
+from ..simulation import SimulationConfig, create_simulation, load_dataset, write_failed_files
 from ..utils import interactive, transient_bar
 from ._report import build_report
 
@@ -42,8 +41,8 @@ def compare(
     out = Path(out)
     log = log or (lambda *_a, **_k: None)
     t0 = time.perf_counter()
-    if dataset is None:
-        dataset = get_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
+    dataset = load_dataset(config, dataset=dataset, progress=progress)
+    write_failed_files(out, dataset)
     # One bar over every round of every run: minutes of work never run silent in a notebook.
     bar = transient_bar(
         total=len(strategies) * len(seeds) * config.rounds, desc="comparison", unit="round", disable=not interactive()

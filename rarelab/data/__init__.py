@@ -12,6 +12,7 @@ business.
 
 from ..utils import Registry, param_error
 from ._array import ArrayDataset
+from ._checks import check_decodable, drop_undecodable, find_undecodable
 from ._classes import (
     class_hint,
     class_key,
@@ -85,6 +86,9 @@ def dataset_summary(name: str) -> str:
 
 
 __all__ = [
+    "check_decodable",
+    "drop_undecodable",
+    "find_undecodable",
     "GTSRB_CLASSES",
     "IMAGE_SUFFIXES",
     "ArrayDataset",

@@ -112,6 +112,23 @@ class FileDataset(torch.utils.data.Dataset):
         images, _ = load_images([self.paths[i] for i in ids], size or self.image_size, fill=127)
         return images
 
+    def subset(self, ids) -> FileDataset:
+        """The items ``ids`` as a new dataset (same classes; targets, groups and keys follow)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = FileDataset(
+            [self.paths[i] for i in ids],
+            self.classes,
+            targets=None if self._targets is None else self._targets[ids],
+            groups=None if self.groups is None else self.groups[ids],
+            keys=None if self._keys is None else [self._keys[i] for i in ids],
+            image_size=self.image_size,
+            name=self.name,
+            transform=self.transform,
+            target_transform=self.target_transform,
+        )
+        out.templates = self.templates
+        return out
+
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.targets, minlength=len(self.classes))
 

@@ -108,7 +108,7 @@ def walk_images(root, *, recursive: bool = True) -> Walk:
     for dirpath, dirnames, filenames in os.walk(root, onerror=failed_listing, followlinks=True):
         st = os.stat(dirpath)
         if (st.st_dev, st.st_ino) in seen_dirs:  # a link back to a folder walked already
-            skipped.append((dirpath, "link to a folder that is walked already (loop or duplicate)"))
+            skipped.append((dirpath, "folder walked already through another path (a link): its files are listed once"))
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))

@@ -25,6 +25,9 @@ from ..utils import check_int, param_error
 # spaces ignored); an exact class name wins over them (a class may be called "no").
 NOT_LABELS = ("not", "not rare", "not_rare", "not-rare", "no", "-1")
 KIND = "search"
+# Settings that change how a search runs, not what it finds in which files: `init` on an
+# existing run may change them.
+RUNTIME_SETTINGS = frozenset({"per_class", "device", "num_workers", "engine", "ray_address", "feature_store"})
 
 
 @dataclass

@@ -5,85 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ..data import (
-    FileDataset,
-    Split,
-    image_sources,
-    is_image,
-    resolve_classes,
-)
+from ..data import FileDataset, Split, check_decodable, resolve_classes
 from ..exceptions import DataUnavailableError, InvalidParameterError
 from ..features import FileFeatures
 from ..learners import learner_from_settings
 from ..loop import ActiveLoop, LabelStore
 from ..strategies import get_strategy
 from ..utils import param_error, read_json_config, write_atomic
-from ._config import SearchConfig, _labeled_source, _rare_examples, _stat_all
+from ._config import RUNTIME_SETTINGS, SearchConfig, _rare_examples
 from ._items import ItemTable
-
-
-def _plan(config: SearchConfig):
-    """Resolve every source of ``config`` into (classes, rare ids, keys, parts, labels)."""
-    seed_paths, seed_names = _labeled_source(config.labeled)
-    val_paths, val_names = _labeled_source(config.val)
-    rare_names = [str(r) for r in config.rare]
-    examples = _rare_examples(config.rare_examples, rare_names)
-    unknown = sorted(set(examples) - set(rare_names))
-    if unknown:
-        raise param_error("init_search", "rare_examples", f"examples of the rare classes {rare_names}", unknown)
-    classes = sorted(set(seed_names))
-    classes += [r for r in rare_names if r not in classes]  # a rare class with no folder yet
-    example_files = [f for files in examples.values() for f in files]
-    _stat_all(example_files, "init_search", "rare_examples")  # a missing example is named as one
-    for name, files in examples.items():
-        seed_paths += files
-        seed_names += [name] * len(files)
-    rare = resolve_classes(rare_names, classes, owner="init_search", name="rare")
-    counts = {c: seed_names.count(classes[c]) for c in rare}
-    empty = [classes[c] for c, n in counts.items() if n == 0]
-    if empty:
-        raise param_error(
-            "init_search",
-            "rare",
-            "rare classes with at least one labeled example",
-            empty,
-            "Give one with --rare-example NAME=FILE (or rare_examples={NAME: FILE}).",
-        )
-    if len(set(seed_names)) < 2:
-        raise param_error(
-            "init_search",
-            "labeled",
-            "examples of at least two classes (the rare one and others)",
-            sorted(set(seed_names)),
-            "A softmax needs common classes to contrast the rare one with.",
-        )
-    bad_val = sorted(set(val_names) - set(classes))
-    if bad_val:
-        raise param_error("init_search", "val", f"classes of the labeled set {classes}", bad_val)
-    pool_paths = []
-    for src in config.pool:
-        pool_paths += image_sources(src)
-    known = set(seed_paths) | set(val_paths)
-    pool_paths = [p for p in dict.fromkeys(pool_paths) if p not in known]  # a file is labeled or in the pool
-    if not pool_paths:
-        raise DataUnavailableError(f"No images in the pool {config.pool}.")
-    for f in seed_paths:
-        if not is_image(f):
-            raise param_error("init_search", "labeled", "image files", f)
-    keys = (
-        _stat_all(seed_paths, "init_search", "labeled")
-        + _stat_all(val_paths, "init_search", "val")
-        + _stat_all(pool_paths, "init_search", "pool")
-    )
-    parts = ["seed"] * len(seed_paths) + ["val"] * len(val_paths) + ["pool"] * len(pool_paths)
-    idx = {c: i for i, c in enumerate(classes)}
-    labels = [idx[n] for n in seed_names] + [idx[n] for n in val_names] + [None] * len(pool_paths)
-    return classes, rare, keys, parts, labels
+from ._plan import plan_search, pool_files, stat_pool
 
 
 def init_search(
@@ -108,8 +47,21 @@ def init_search(
     settings : fields of :class:`SearchConfig` (``strategy``, ``per_class``, ``backbone``,
         ``engine``, ``feature_store``, ...).
 
-    Features of every file are extracted first (resumable: calling this again after a
-    kill continues). Files that cannot be decoded are listed in ``failed_files.csv``.
+    Every check runs before anything is written, and a call that fails leaves no run
+    directory behind (or the one that was there untouched). Features of every file are
+    extracted first; the run exists (``config.json`` is written) once they are. A killed
+    ``init`` is continued by calling it again: finished features are in the feature store.
+    Files that cannot be read are listed in ``failed_files.csv`` with the reason.
+    Calling it on an existing run with other runtime settings (``per_class``, ``device``,
+    ``num_workers``, ``engine``, ``ray_address``, ``feature_store``) updates them; other
+    changes need a new run directory.
+
+    Raises
+    ------
+    InvalidParameterError
+        A setting is out of range, or ``run_dir`` holds a search with other sources.
+    DataUnavailableError
+        A source is missing, holds no images, or a rare example cannot be decoded.
 
     Examples
     --------
@@ -131,25 +83,70 @@ def init_search(
         val=None if val is None else str(val),
         **settings,
     ).validate()
-    cfg_path = run_dir / "config.json"
     wanted = json.loads(json.dumps(asdict(config)))
-    if cfg_path.exists():
-        stored = _read_config(run_dir)
-        if stored != wanted:
-            changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-            raise InvalidParameterError(
-                f"The run directory {str(run_dir)!r} holds a search with other settings "
-                f"({', '.join(changed)}). Choose a new run directory, or reopen it with "
-                "open_search() / `rarelab search status`."
-            )
-        return open_search(run_dir, progress=progress)
-    classes, _, keys, parts, labels = _plan(config)  # validates every source before anything is written
-    run_dir.mkdir(parents=True, exist_ok=True)
-    table = ItemTable(run_dir / "items.sqlite")
-    table.write(classes, keys, parts, labels)
-    table.close()
-    write_atomic(cfg_path, json.dumps(wanted, indent=2))
+    if (run_dir / "config.json").exists():
+        return _reopen_with(run_dir, wanted, progress=progress)
+    plan = plan_search(config)
+    with _new_run_dir(run_dir):
+        table = ItemTable(run_dir / "items.sqlite")
+        table.write(plan.classes, plan.keys, plan.parts, plan.labels, plan.skipped)
+        table.close()
+        search = _open(run_dir, config, progress=progress, new=True)
+        try:
+            write_atomic(run_dir / "config.json", json.dumps(wanted, indent=2))  # the run exists from here
+        except BaseException:
+            search.close()
+            raise
+    return search
+
+
+def _reopen_with(run_dir: Path, wanted: dict, *, progress: bool) -> ActiveLoop:
+    """``init`` on an existing run: reopen it, updating runtime settings; refuse other changes."""
+    stored = _read_config(run_dir)
+    changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    fixed = [k for k in changed if k not in RUNTIME_SETTINGS]
+    if fixed:
+        diff = "; ".join(f"{k}: {stored.get(k)!r} stored, {wanted.get(k)!r} given" for k in fixed)
+        raise InvalidParameterError(
+            f"The run directory {str(run_dir)!r} holds a search with other settings ({diff}); nothing was "
+            "changed. Choose a new run directory for these settings, or reopen this one with "
+            f"`rarelab search status {run_dir}` (new pool files: `rarelab search scan {run_dir}`)."
+        )
+    if changed:
+        write_atomic(run_dir / "config.json", json.dumps({**stored, **{k: wanted[k] for k in changed}}, indent=2))
+        diff = ", ".join(f"{k} {stored.get(k)!r} -> {wanted.get(k)!r}" for k in changed)
+        warnings.warn(f"{str(run_dir)!r}: settings updated ({diff}).", UserWarning, stacklevel=3)
     return open_search(run_dir, progress=progress)
+
+
+_MADE_BY_INIT = ("items.sqlite", "labels.sqlite", "failed_files.csv", "feature-index-")
+
+
+@contextmanager
+def _new_run_dir(run_dir: Path):
+    """Make ``run_dir`` for a new search; if the body fails (or is interrupted), remove what
+    it wrote, so a failed ``init`` leaves no run directory (or the folder as it was)."""
+    existed = run_dir.exists()
+    if existed:
+        leftovers = [p for p in run_dir.iterdir() if p.name.startswith(_MADE_BY_INIT)]
+        if leftovers and LabelStore.holds_labels(run_dir / "labels.sqlite"):
+            raise InvalidParameterError(
+                f"{str(run_dir)!r} holds labels but no config.json; nothing was changed. Move it away (or restore "
+                "its config.json) before starting a search there."
+            )
+        for p in leftovers:  # a killed init: its run never existed, start over
+            p.unlink()
+        before = set(run_dir.iterdir())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            for p in set(run_dir.iterdir()) - before:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        raise
 
 
 def _read_config(run_dir) -> dict:
@@ -180,33 +177,38 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveLoop:
     Features missing from the store (an extraction that was killed) are extracted first.
     """
     run_dir = Path(run_dir)
-    config = _load_config(run_dir)
+    return _open(run_dir, _load_config(run_dir), progress=progress)
+
+
+def _open(run_dir: Path, config: SearchConfig, *, progress: bool, new: bool = False) -> ActiveLoop:
     table = ItemTable(run_dir / "items.sqlite")
-    classes = table.classes()
-    keys, parts, labels = table.read()
-    table.close()
-    dataset = FileDataset(
-        [k.path for k in keys], classes, keys=keys, image_size=config.image_size, name=f"search:{run_dir.name}"
-    )
-    files = FileFeatures(
-        store=config.feature_store,
-        engine=config.engine,
-        num_workers=config.num_workers,
-        ray_address=config.ray_address,
-        index_dir=run_dir,
-    )
-    settings = dict(
-        backbone=config.backbone,
-        input_size=config.input_size,
-        epochs=config.epochs,
-        device=config.device,
-        random_state=config.seed,
-        progress=progress,
-        files=files,
-    )
-    learner = learner_from_settings(config.learner, dataset=dataset, settings=settings)
-    failed = _failed_items(dataset, files, config, progress=progress)
-    _write_failed(run_dir, dataset, failed)
+    try:
+        classes = table.classes()
+        keys, parts, labels = table.read()
+        dataset = FileDataset(
+            [k.path for k in keys], classes, keys=keys, image_size=config.image_size, name=f"search:{run_dir.name}"
+        )
+        files = FileFeatures(
+            store=config.feature_store,
+            engine=config.engine,
+            num_workers=config.num_workers,
+            ray_address=config.ray_address,
+            index_dir=run_dir,
+        )
+        settings = dict(
+            backbone=config.backbone,
+            input_size=config.input_size,
+            epochs=config.epochs,
+            device=config.device,
+            random_state=config.seed,
+            progress=progress,
+            files=files,
+        )
+        learner = learner_from_settings(config.learner, dataset=dataset, settings=settings)
+        failed = _failed_items(dataset, files, config, table, progress=progress)
+        _write_failed(run_dir, dataset, failed, table.skipped())
+    finally:
+        table.close()
     ok = np.ones(len(keys), bool)
     ok[list(failed)] = False
     ids = np.arange(len(keys))
@@ -227,41 +229,72 @@ def open_search(run_dir, *, progress: bool = True) -> ActiveLoop:
     if len(added):
         store.extend_pool(added)  # files added to the pool since (scan_pool)
     store.close()
-    strategy = get_strategy(config.strategy)
-    search = ActiveLoop(
+    return ActiveLoop(
         dataset=dataset,
         split=split,
         learner=learner,
-        strategy=strategy,
-        per_class=config.per_class,
+        strategy=get_strategy(config.strategy),
+        per_class=_fitting_per_class(config, len(pool), len(rare), run_dir, new=new),
         oracle=None,
         run_dir=run_dir,
         random_state=config.seed,
         name=config.strategy,
         seed=config.seed,
     )
-    return search
 
 
-def _failed_items(dataset: FileDataset, files: FileFeatures, config: SearchConfig, *, progress: bool) -> dict[int, str]:
-    """Files that could not be decoded (the linear learner extracts every file's features first)."""
+def _fitting_per_class(config: SearchConfig, n_pool: int, n_rare: int, run_dir: Path, *, new: bool) -> int:
+    """``config.per_class``, or fewer when unreadable files left a smaller pool than the files
+    listed (an error for a new search: ``init`` changes nothing then)."""
+    fit = n_pool // max(1, n_rare)
+    if config.per_class > fit and (new or fit < 1):
+        raise param_error(
+            "init_search" if new else "open_search",
+            "per_class",
+            f"an int in [1, {fit}] (readable pool files / rare classes: {n_pool} / {n_rare}; the others are "
+            "listed in failed_files.csv)",
+            config.per_class,
+            f"Pass --per-class {max(1, fit)} or fewer; nothing was written." if new and fit else "",
+        )
+    if config.per_class > fit:
+        warnings.warn(
+            f"The pool of {str(run_dir)!r} holds {n_pool} readable files: {fit} candidates per rare class and "
+            f"round, not {config.per_class} (see failed_files.csv).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return min(config.per_class, fit)
+
+
+def _failed_items(
+    dataset: FileDataset, files: FileFeatures, config: SearchConfig, table: ItemTable, *, progress: bool
+) -> dict[int, str]:
+    """Items whose file cannot be decoded: the feature store's failures for the linear learner
+    (it extracts every file's features first), a decode check stored in ``items.sqlite`` else."""
     if config.learner == "linear":
         files.source(
             dataset, backbone=config.backbone, input_size=config.input_size, device=config.device, progress=progress
         )
         return files.failed_items(dataset, backbone=config.backbone, input_size=config.input_size)
-    return {}
+    todo = table.unchecked()
+    paths = [dataset.paths[i] for i in todo]
+    for tried, failures in check_decodable(paths, num_workers=files.num_workers, progress=progress):
+        table.record_checks(todo[tried], {int(todo[k]): err for k, err in failures.items()})
+    return table.undecodable()
 
 
-def _write_failed(run_dir: Path, dataset: FileDataset, failed: dict[int, str]) -> None:
+def _write_failed(run_dir: Path, dataset: FileDataset, failed: dict[int, str], skipped) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["item_id", "path", "error"])
     for i, err in sorted(failed.items()):
         w.writerow([i, dataset.paths[i], err])
+    for path, reason in sorted(skipped):
+        w.writerow(["", path, reason])  # listed in a source but never an item
     path = run_dir / "failed_files.csv"
-    if not path.exists() or path.read_text() != buf.getvalue():  # every reopen would rewrite it otherwise
-        write_atomic(path, buf.getvalue())
+    text = buf.getvalue().encode("utf-8", "surrogateescape")
+    if not path.exists() or path.read_bytes() != text:  # every reopen would rewrite it otherwise
+        write_atomic(path, text)
 
 
 def scan_pool(run_dir, *, progress: bool = True) -> ActiveLoop:
@@ -269,11 +302,14 @@ def scan_pool(run_dir, *, progress: bool = True) -> ActiveLoop:
     run_dir = Path(run_dir)
     config = _load_config(run_dir)
     table = ItemTable(run_dir / "items.sqlite")
-    keys, _, _ = table.read()
-    have = {k.path for k in keys}
-    new = []
-    for src in config.pool:
-        new += [p for p in image_sources(src) if p not in have]
-    table.append_pool(_stat_all(list(dict.fromkeys(new)), "scan_pool", "pool"))
-    table.close()
+    try:
+        keys, _, _ = table.read()
+        have = {k.path for k in keys}
+        paths, skipped = pool_files(config.pool)
+        new_keys, unreadable = stat_pool([p for p in paths if p not in have])
+        table.append_pool(new_keys, skipped + unreadable)
+    finally:
+        table.close()
+    if progress:
+        print(f"scan: {len(new_keys)} new files in the pool, {len(skipped) + len(unreadable)} listed but not read")
     return open_search(run_dir, progress=progress)

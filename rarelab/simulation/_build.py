@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..data import get_dataset, list_datasets, rare_class_split, resolve_rare_classes
+from ..data import drop_undecodable, get_dataset, list_datasets, rare_class_split, resolve_rare_classes
 from ..exceptions import InvalidParameterError
 from ..learners import learner_from_settings, learner_params, list_learners
 from ..loop import ActiveLoop
 from ..strategies import NEEDS_BUDGET, get_strategy, list_strategies
-from ..utils import check_int, param_error, read_json_config, write_atomic
+from ..utils import check_int, param_error, printable_path, read_json_config, write_atomic
 from ._oracle import SimulatedOracle
 
 
@@ -88,11 +91,44 @@ def spawn_seeds(seed: int) -> tuple[int, int, int]:
     return tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
 
 
+def load_dataset(config: SimulationConfig, *, dataset=None, progress: bool = True):
+    """``config``'s dataset (``dataset`` when given, already loaded), files that cannot be
+    decoded left out: they never reach a split, training or a gallery. They are listed in
+    ``dataset.undecodable`` and each run's ``failed_files.csv``, and a warning counts them."""
+    if dataset is None:
+        dataset = get_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
+    checked = getattr(dataset, "undecodable", None) is not None
+    dataset, failed = drop_undecodable(dataset, progress=progress)
+    if failed and not checked:
+        path, why = failed[0]
+        warnings.warn(
+            f"{len(failed)} files of {dataset.name} cannot be decoded and are left out of every part of the split "
+            f"(listed in each run's failed_files.csv), e.g. {printable_path(path)!r}: {why}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return dataset
+
+
+def write_failed_files(folder: Path, dataset) -> None:
+    """``folder/failed_files.csv``: the files of ``dataset`` left out because they cannot be decoded."""
+    failed = getattr(dataset, "undecodable", None)
+    if not failed:
+        return
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "error"])
+    w.writerows(failed)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "failed_files.csv", buf.getvalue())
+
+
 def build_simulation(config: SimulationConfig, *, run_dir=None, dataset=None, progress: bool = True) -> ActiveLoop:
     """Build dataset, split, learner, strategy and oracle from ``config`` (validated first)."""
     config.validate()
-    if dataset is None:
-        dataset = get_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
+    dataset = load_dataset(config, dataset=dataset, progress=progress)
+    if run_dir is not None:
+        write_failed_files(Path(run_dir), dataset)
     rare = resolve_rare_classes(config.rare_classes, dataset.targets, dataset.classes)
     split_seed, learner_seed, strategy_seed = spawn_seeds(config.seed)
     template_ids = None
