@@ -6,12 +6,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ..exceptions import DataUnavailableError
 from ..utils import param_error
 from ._array import ArrayDataset
+from ._decode import decode_image
 
 GTSRB_CLASSES = [
     "speed limit 20",
@@ -243,9 +244,8 @@ def _from_npz(path: Path, split: str):
 
 def _read_image(path: Path, size: int) -> np.ndarray:
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
-    except (OSError, UnidentifiedImageError) as exc:
+        return decode_image(path, size)
+    except (OSError, ValueError) as exc:  # ValueError: UndecodableImage
         raise DataUnavailableError(f"Unreadable image file {str(path)!r}: {exc}. Remove or replace it.") from exc
 
 
