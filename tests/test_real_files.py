@@ -134,7 +134,27 @@ def test_search_on_linked_folders_latin1_names_and_stray_files(demo, tmp_path):
     assert {"corrupt1.png", "corrupt2.jpg", "corrupt3.png"} <= set(rows)
     assert main(["search", "status", str(run)]) == 0  # reopens: the name survived SQLite
     assert main(["search", "export", str(run), "--csv", str(tmp_path / "labels.csv")]) == 0
-    assert os.fsencode(LATIN1_NAME) in (tmp_path / "labels.csv").read_bytes()  # the file's own bytes
+    exported = (tmp_path / "labels.csv").read_text(encoding="utf-8")  # valid UTF-8 for every spreadsheet
+    assert "caf\ufffd.png" in exported  # the byte that is not UTF-8 shown as U+FFFD
+    # ... and the name as shown (candidates.html, the CSVs) names the file in an answers CSV
+    (tmp_path / "answers.csv").write_text(f"path,label\ncaf\ufffd.png,{d.rare}\n", encoding="utf-8")
+    assert main(["search", "label", str(run), "--csv", str(tmp_path / "answers.csv")]) == 0
+    with open_search(run, progress=False) as search:
+        assert search.store.labels()[latin] == search.dataset.classes.index(d.rare)
+
+
+@pytest.mark.slow
+def test_answers_with_rows_not_reviewed_yet_store_the_others_and_say_so(demo, tmp_path, capsys):
+    d, store = demo
+    run = tmp_path / "run"
+    _init(run, d, store).close()
+    assert main(["search", "propose", str(run), "--quiet"]) == 0
+    rows = (run / "candidates.csv").read_text().splitlines()
+    answers = [rows[0] + ",label", rows[1] + ",not", rows[2] + ",", rows[3] + ","]
+    (tmp_path / "answers.csv").write_text("\n".join(answers) + "\n")
+    assert main(["search", "label", str(run), "--csv", str(tmp_path / "answers.csv")]) == 0
+    out = capsys.readouterr()
+    assert "Stored 1 labels" in out.out and "2 rows have no label and were skipped (lines 3, 4)" in out.err
 
 
 # -- a command that fails changes nothing -------------------------------------------------------

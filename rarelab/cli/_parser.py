@@ -319,8 +319,10 @@ def _add_search_parser(sub) -> None:
         "label",
         help="import your answers from a CSV (each stored at once)",
         description="Import labels from a CSV with columns 'path' (or 'item_id') and 'label' "
-        "(a class name, or 'not' for an item of no rare class). Every row is checked first: "
-        "a file with a bad row stores nothing.",
+        "(a class name, or 'not' for an item of no rare class). Spreadsheet CSVs are read as saved "
+        "(UTF-8 with or without BOM; ',', ';', tab or '|'). A path is read from the CSV's own folder, or "
+        "is the bare file name (or path end) of exactly one file of the search. Rows with an empty label "
+        "are skipped. Every row is checked first: a file with a bad row stores nothing.",
     )
     lab.add_argument("run_dir")
     lab.add_argument("--csv", required=True)

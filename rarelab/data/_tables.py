@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..exceptions import DataUnavailableError, InvalidParameterError
+from ..utils import printable_path
 from ._walk import list_images
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -301,9 +302,10 @@ class PathIndex:
 
     def __init__(self, paths):
         self.paths = [str(p) for p in paths]
-        self._exact = {_nfc(p): i for i, p in enumerate(self.paths)}
+        self._exact: dict[str, int] = {}
         self._by_name: dict[str, list[int]] = {}
         for i, p in enumerate(self.paths):
+            self._exact.setdefault(_nfc(p), i)
             self._by_name.setdefault(_nfc(Path(p).name), []).append(i)
 
     def find(self, text: str, *, base) -> int:
@@ -332,7 +334,8 @@ class PathIndex:
 
 
 def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+    # As rarelab's own tables write names that are not UTF-8: their odd bytes as U+FFFD.
+    return unicodedata.normalize("NFC", printable_path(text))
 
 
 def _parts(path: str) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from ..utils import write_atomic
+from ..utils import printable_path, write_atomic
 from ._label_store import NOT_RARE, LabelStore
 
 
@@ -22,7 +22,7 @@ def export_labels(store: LabelStore, classes, path) -> Path:
     w.writerow(["item_id", "path", "label", "class_name", "round", "source", "timestamp", "committed"])
     for item, label, rnd, source, ts, committed, file in store.label_rows():
         name = "not rare" if label == NOT_RARE else classes[label]
-        w.writerow([item, file or "", label, name, rnd, source, f"{ts:.3f}", committed])
+        w.writerow([item, printable_path(file) if file else "", label, name, rnd, source, f"{ts:.3f}", committed])
     path = Path(path)
     write_atomic(path, buf.getvalue())
     return path

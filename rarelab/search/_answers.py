@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..data import PathIndex, class_hint, class_key, find_class, read_table
 from ..exceptions import DataUnavailableError, InvalidParameterError, PhaseError
 from ..loop import NOT_RARE, ActiveLoop, rank_for_class
 from ..reporting import gallery_html
-from ..utils import check_int, write_atomic
+from ..utils import check_int, printable_path, write_atomic
 from ._config import NOT_LABELS
 
 
@@ -32,7 +33,7 @@ def candidate_rows(search: ActiveLoop) -> list[dict]:
             rows.append(
                 {
                     "item_id": i,
-                    "path": paths[i] if paths else "",
+                    "path": printable_path(paths[i]) if paths else "",
                     "rare_class": names[c],
                     "score": float(cand.score[k]),
                     "probability": float(search.candidate_proba_[k, col]),
@@ -77,7 +78,8 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     :data:`NOT_LABELS` (``not``, ``no``, ``not rare``, ``-1``; any case) for an item of no
     rare class; an exact class name wins.
 
-    An item named twice with the same label counts once; named twice with different labels
+    Rows with an empty label (candidates not reviewed yet) are skipped with a warning that
+    counts them. An item named twice with the same label counts once; named twice with different labels
     it is an error that names the file and both lines. Items whose label was committed
     already are allowed: storing the answer corrects them (see ``ActiveLoop.correct``).
     """
@@ -88,8 +90,11 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     paths = getattr(search.dataset, "paths", None) or []
     index = PathIndex(paths)
     classes = list(search.dataset.classes)
-    ids, labels, errors, lines = [], [], [], []
+    ids, labels, errors, lines, unanswered = [], [], [], [], []
     for n, r in zip(table.lines, table.rows):
+        if not r["label"].strip():  # a row of candidates.csv not reviewed yet
+            unanswered.append(n)
+            continue
         item = None
         if r.get("item_id", "").strip():
             try:
@@ -128,6 +133,13 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     if errors:
         raise InvalidParameterError(
             f"{str(table.path)!r} has {len(errors)} bad rows; nothing was stored. " + "; ".join(errors[:5])
+        )
+    if unanswered:
+        warnings.warn(
+            f"{str(table.path)!r}: {len(unanswered)} rows have no label and were skipped (lines "
+            f"{', '.join(map(str, unanswered[:5]))}{' ...' if len(unanswered) > 5 else ''}).",
+            UserWarning,
+            stacklevel=2,
         )
     return np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64)
 

@@ -19,7 +19,7 @@ from ..features import FileFeatures
 from ..learners import learner_from_settings
 from ..loop import ActiveLoop, LabelStore
 from ..strategies import get_strategy
-from ..utils import param_error, read_json_config, write_atomic
+from ..utils import param_error, printable_path, read_json_config, write_atomic
 from ._config import RUNTIME_SETTINGS, SearchConfig, _rare_examples
 from ._items import ItemTable
 from ._plan import plan_search, pool_files, stat_pool
@@ -288,11 +288,11 @@ def _write_failed(run_dir: Path, dataset: FileDataset, failed: dict[int, str], s
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["item_id", "path", "error"])
     for i, err in sorted(failed.items()):
-        w.writerow([i, dataset.paths[i], err])
+        w.writerow([i, printable_path(dataset.paths[i]), err])
     for path, reason in sorted(skipped):
-        w.writerow(["", path, reason])  # listed in a source but never an item
+        w.writerow(["", printable_path(path), reason])  # listed in a source but never an item
     path = run_dir / "failed_files.csv"
-    text = buf.getvalue().encode("utf-8", "surrogateescape")
+    text = buf.getvalue().encode()
     if not path.exists() or path.read_bytes() != text:  # every reopen would rewrite it otherwise
         write_atomic(path, text)
 

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import FileKey, decode_image, image_sources, is_image, resolve_classes, walk_images
+from ..data import FileKey, class_hint, decode_image, find_class, image_sources, is_image, resolve_classes, walk_images
 from ..exceptions import DataUnavailableError
 from ..utils import param_error, printable_path
 from ._config import SearchConfig, _labeled_source, _rare_examples, _stat_all
@@ -106,9 +106,12 @@ def plan_search(config: SearchConfig) -> SearchPlan:
             sorted(set(seed_names)),
             "A softmax needs common classes to contrast the rare one with.",
         )
-    bad_val = sorted(set(val_names) - set(classes))
+    val_ids = {n: find_class(n, classes) for n in set(val_names)}  # one name rule: "Stop" names "stop"
+    bad_val = sorted(n for n, c in val_ids.items() if c is None)
     if bad_val:
-        raise param_error("init_search", "val", f"classes of the labeled set {classes}", bad_val)
+        raise param_error(
+            "init_search", "val", f"classes of the labeled set {classes}", bad_val, class_hint(bad_val[0], classes)
+        )
     pool_paths, pool_skipped = pool_files(config.pool)
     known = set(seed_paths) | set(val_paths)
     pool_paths = [p for p in pool_paths if p not in known]  # a file is labeled or in the pool
@@ -131,5 +134,5 @@ def plan_search(config: SearchConfig) -> SearchPlan:
     keys = _stat_all(seed_paths, "init_search", "labeled") + _stat_all(val_paths, "init_search", "val") + pool_keys
     parts = ["seed"] * len(seed_paths) + ["val"] * len(val_paths) + ["pool"] * len(pool_keys)
     idx = {c: i for i, c in enumerate(classes)}
-    labels = [idx[n] for n in seed_names] + [idx[n] for n in val_names] + [None] * len(pool_keys)
+    labels = [idx[n] for n in seed_names] + [val_ids[n] for n in val_names] + [None] * len(pool_keys)
     return SearchPlan(classes, keys, parts, labels, skipped)

@@ -12,6 +12,7 @@ from ..data import (
 )
 from ..exceptions import InvalidParameterError
 from ..loop import ActiveLoop
+from ..utils import printable_path
 
 
 def predict_files(search: ActiveLoop, files) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
@@ -83,5 +84,5 @@ def write_predictions(search: ActiveLoop, files, out) -> list[tuple[str, str]]:
     w.writerow(["path", "predicted", "probability", *[f"p_{names[c]}" for c in rare]])
     for p, row in zip(paths, proba):
         k = int(np.argmax(row))
-        w.writerow([p, names[k], f"{row[k]:.4g}", *[f"{row[c]:.3e}" for c in rare]])
+        w.writerow([printable_path(p), names[k], f"{row[k]:.4g}", *[f"{row[c]:.3e}" for c in rare]])
     return failed

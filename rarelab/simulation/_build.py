@@ -118,7 +118,7 @@ def write_failed_files(folder: Path, dataset) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["path", "error"])
-    w.writerows(failed)
+    w.writerows((printable_path(p), why) for p, why in failed)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "failed_files.csv", buf.getvalue())
 
