@@ -125,7 +125,7 @@ def bench_extraction(rows, tmp: Path) -> Path:
 def bench_resume(rows, tmp: Path, files: Path) -> None:
     import sqlite3
 
-    from rarelab.data import FileKey, list_images
+    from rarelab.data import DECODER_VERSION, FileKey, list_images
     from rarelab.features import FeatureStore
 
     chunk = 2048
@@ -136,7 +136,7 @@ def bench_resume(rows, tmp: Path, files: Path) -> None:
         text=True,
     )
     embedded = 0
-    index = store_dir / f"efficientnet_lite0-DEFAULT-{SCALE_INPUT}px" / "index.sqlite"
+    index = store_dir / f"efficientnet_lite0-DEFAULT-{SCALE_INPUT}px-decode{DECODER_VERSION}" / "index.sqlite"
     for line in proc.stdout:  # kill once half the files are embedded, whatever the chunk boundary
         embedded = int(line)
         if embedded >= SCALE_FILES // 2 + 777:

@@ -6,12 +6,10 @@ import unicodedata
 import numpy as np
 import pytest
 
-from rarelab.cli import build_parser, main
-from rarelab.cli._parser import config_from_args
+from rarelab.cli import build_parser, config_from_args, main
 from rarelab.data import class_hint, find_class, match_class, resolve_classes, resolve_rare_classes, split_class_names
 from rarelab.exceptions import InvalidParameterError
-from rarelab.search import SearchConfig
-from rarelab.search._config import _labeled_source, _rare_examples
+from rarelab.search import SearchConfig, parse_rare_examples, read_labeled_source
 
 COMMA = "no entry, except buses"
 NFD = unicodedata.normalize("NFD", "Café")  # as a macOS folder holds it
@@ -130,23 +128,23 @@ def test_rare_examples_match_names_holding_equals_and_commas(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)  # files on a command line are read from the current folder
     f = tmp_path / "b=c.png"
     f.write_bytes(b"")
-    got = _rare_examples(["a=b=c.png", f"{COMMA}={f}"], ["a", "a=b", COMMA])
+    got = parse_rare_examples(["a=b=c.png", f"{COMMA}={f}"], ["a", "a=b", COMMA])
     assert got == {"a": [str(f.resolve())], COMMA: [str(f.resolve())]}  # the split whose file exists
-    assert _rare_examples([f"A=B={f.name}"], ["a=b"]) == {"a=b": [str(f.resolve())]}
-    assert _rare_examples({"STOP": str(f)}, ["stop"]) == {"stop": [str(f.resolve())]}
-    assert _rare_examples([str(f)], ["a=b"]) == {"a=b": [str(f.resolve())]}  # a bare file with '=' in its name
+    assert parse_rare_examples([f"A=B={f.name}"], ["a=b"]) == {"a=b": [str(f.resolve())]}
+    assert parse_rare_examples({"STOP": str(f)}, ["stop"]) == {"stop": [str(f.resolve())]}
+    assert parse_rare_examples([str(f)], ["a=b"]) == {"a=b": [str(f.resolve())]}  # a bare file with '=' in its name
     with pytest.raises(InvalidParameterError, match="Did you mean 'stop'"):
-        _rare_examples(["stp=x.png"], ["stop"])
+        parse_rare_examples(["stp=x.png"], ["stop"])
     with pytest.raises(InvalidParameterError, match="Did you mean 'stop'"):
-        _rare_examples({"stp": "x.png"}, ["stop"])
+        parse_rare_examples({"stp": "x.png"}, ["stop"])
 
 
 def test_a_labeled_manifest_cleans_label_spaces(tmp_path):
     (tmp_path / "m.csv").write_text("path,Label\na.png, Stop \nb.png,Stop\nc.png,stop\n")
-    assert _labeled_source(tmp_path / "m.csv")[1] == ["Stop", "Stop", "stop"]  # case stays: a and A may be two
+    assert read_labeled_source(tmp_path / "m.csv")[1] == ["Stop", "Stop", "stop"]  # case stays: a and A may be two
     (tmp_path / "e.csv").write_text("path,label\na.png,Stop\nb.png, \n")
     with pytest.raises(InvalidParameterError, match="line 3, column 'label': the label is empty"):
-        _labeled_source(tmp_path / "e.csv")
+        read_labeled_source(tmp_path / "e.csv")
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from rarelab.data._decode import UndecodableImage, _to_rgb, _transform, decode_image, iter_decoded, load_images
+from rarelab.data import UndecodableImage, _decode, decode_image, iter_decoded, load_images
 
 RED, WHITE = (255, 0, 0), (255, 255, 255)
 GRADIENT = np.tile(np.arange(256, dtype=np.uint8), (4, 1))  # 8-bit gray, 4 x 256
@@ -308,7 +308,7 @@ def test_modes_only_pillow_makes_decode_as_they_look(mode, fill, want):
         img.putalpha(0)
     else:
         img = Image.new(mode, (4, 4), fill)
-    got = np.asarray(_to_rgb(img))
+    got = np.asarray(_decode._to_rgb(img))
     assert (got == want).all()
 
 
@@ -359,9 +359,9 @@ def test_transforms_are_cached_by_profile_bytes(tmp_path):
     Image.fromarray(_blocks()).save(tmp_path / "a.png", icc_profile=SWAPPED)
     Image.fromarray(_blocks(seed=1)).save(tmp_path / "b.png", icc_profile=SWAPPED)
     decode_image(tmp_path / "a.png", None)
-    before = _transform.cache_info()
+    before = _decode._transform.cache_info()
     decode_image(tmp_path / "b.png", None)
-    after = _transform.cache_info()
+    after = _decode._transform.cache_info()
     assert after.hits == before.hits + 1 and after.misses == before.misses
 
 

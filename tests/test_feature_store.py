@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rarelab.data import FileKey, list_images
+from rarelab.data import DECODER_VERSION, FileKey, list_images
 from rarelab.features import FAILED, MISSING, ArrayFeatures, FeatureStore
 
 
@@ -78,7 +78,7 @@ def test_store_files_are_readable_by_others(files, tmp_path):
 _EXTRACTOR = """
 import sys
 from rarelab.features import FeatureStore
-from rarelab.data import FileKey, list_images
+from rarelab.data import DECODER_VERSION, FileKey, list_images
 store = FeatureStore(sys.argv[2], input_size=32, chunk_size=40)
 store.extract([FileKey.of(p) for p in list_images(sys.argv[1])], num_workers=0, progress=False, batch_size=8)
 """
@@ -88,7 +88,7 @@ def test_kill_during_extraction_keeps_committed_chunks(tmp_path):
     keys = _write_images(tmp_path / "imgs", 600)
     store_dir = tmp_path / "store"
     proc = subprocess.Popen([sys.executable, "-c", _EXTRACTOR, str(tmp_path / "imgs"), str(store_dir)])
-    index = store_dir / "efficientnet_lite0-DEFAULT-32px" / "index.sqlite"
+    index = store_dir / f"efficientnet_lite0-DEFAULT-32px-decode{DECODER_VERSION}" / "index.sqlite"
     deadline = time.time() + 120
     committed = 0
     while time.time() < deadline and proc.poll() is None:

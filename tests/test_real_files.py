@@ -198,12 +198,12 @@ def test_a_failing_init_leaves_an_existing_folder_as_it_was(demo, tmp_path, monk
     run = tmp_path / "run"
     run.mkdir()
     (run / "notes.md").write_text("mine")
-    import rarelab.search._open as opening
+    from rarelab.features import FileFeatures
 
     def crash(*a, **k):
         raise KeyboardInterrupt  # a person pressing Ctrl-C during the extraction
 
-    monkeypatch.setattr(opening, "_open", crash)
+    monkeypatch.setattr(FileFeatures, "source", crash)
     with pytest.raises(KeyboardInterrupt):
         _init(run, d, store)
     assert _files(run) == ["notes.md"]

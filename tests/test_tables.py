@@ -11,7 +11,7 @@ import pytest
 from rarelab.data import PathIndex, TableError, image_sources, read_manifest, read_table
 from rarelab.exceptions import InvalidParameterError
 from rarelab.loop import NOT_RARE
-from rarelab.search._answers import parse_label_csv
+from rarelab.search import parse_label_csv
 
 ANSWERS = (("path", "item_id"), "label")
 

@@ -23,7 +23,7 @@ from ._classes import (
     resolve_rare_classes,
     split_class_names,
 )
-from ._decode import decode_image, iter_decoded, load_images
+from ._decode import DECODER_VERSION, UndecodableImage, decode_image, iter_decoded, load_images
 from ._demo_folders import DemoFolders, write_demo_folders
 from ._digits import digits
 from ._files import FileDataset
@@ -86,6 +86,8 @@ def dataset_summary(name: str) -> str:
 
 
 __all__ = [
+    "DECODER_VERSION",
+    "UndecodableImage",
     "check_decodable",
     "drop_undecodable",
     "find_undecodable",

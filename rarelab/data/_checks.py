@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..utils import cache_dir, dataset_key, write_atomic
-from ._decode import iter_decoded
+from ._decode import DECODER_VERSION, iter_decoded
 from ._files import FileDataset
 
 CHECK_SIZE = 32  # decoding at a small side is enough to find what fails (JPEGs decode at reduced scale)
@@ -62,7 +62,7 @@ def drop_undecodable(dataset, *, num_workers: int | None = None, progress: bool 
     if getattr(dataset, "undecodable", None) is not None:  # checked already
         return dataset, dataset.undecodable
     fingerprint, _ = dataset_key(dataset)
-    cache = cache_dir("decode-checks") / f"{fingerprint}.json"
+    cache = cache_dir("decode-checks") / f"{fingerprint}-decode{DECODER_VERSION}.json"
     try:
         failed = {int(k): v for k, v in json.loads(cache.read_text()).items()}
     except (OSError, ValueError):

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..data import DECODER_VERSION
 from ..utils import cache_dir, choose_device, dataset_key, exclusive, write_atomic
 from ._backbones import DEFAULT_INPUT_SIZE, get_backbone
 from ._surgery import split_backbone
@@ -103,7 +104,7 @@ class ActivationCache:
         self.progress = progress
         fingerprint, self.n_cached = dataset_key(dataset)
         # The views are drawn block by block: the block size is part of what they are.
-        key = f"{fingerprint}-{backbone}-{self.input_size}px-tune{tune_blocks}-block{block}"
+        key = f"{fingerprint}-{backbone}-{self.input_size}px-tune{tune_blocks}-block{block}-decode{DECODER_VERSION}"
         self.dir = Path(root) if root is not None else cache_dir("activations", key)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._maps: dict[int, np.ndarray] = {}

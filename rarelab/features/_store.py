@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data import FileKey
+from ..data import DECODER_VERSION, FileKey
 from ..utils import atomic_path, cache_dir, check_int, param_error, path_from_sql, path_to_sql
 from ._backbones import DEFAULT_INPUT_SIZE, list_backbones
 from ._engines import get_engine
@@ -93,7 +93,8 @@ class FeatureStore:
             "FeatureStore", "input_size", input_size or DEFAULT_INPUT_SIZE[backbone], low=16, high=1024
         )
         self.chunk_size = check_int("FeatureStore", "chunk_size", chunk_size, low=1)
-        self.key = f"{backbone}-{weights or 'random'}-{self.input_size}px"
+        # The decoder is part of what a feature is: a new decoder version extracts again.
+        self.key = f"{backbone}-{weights or 'random'}-{self.input_size}px-decode{DECODER_VERSION}"
         self.root = Path(root).expanduser() if root is not None else cache_dir("feature-store")
         self.dir = self.root / self.key
         (self.dir / "chunks").mkdir(parents=True, exist_ok=True)

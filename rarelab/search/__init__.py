@@ -9,7 +9,7 @@ decoded) and ``candidates.csv``/``candidates.html`` after each proposal. Feature
 """
 
 from ._answers import candidate_rows, label_from_csv, parse_label_csv, propose_candidates, write_candidates
-from ._config import NOT_LABELS, SearchConfig
+from ._config import NOT_LABELS, SearchConfig, parse_rare_examples, read_labeled_source
 from ._items import ItemTable
 from ._open import init_search, open_search, scan_pool
 from ._predict import predict_files, status, write_predictions
@@ -23,7 +23,9 @@ __all__ = [
     "label_from_csv",
     "open_search",
     "parse_label_csv",
+    "parse_rare_examples",
     "propose_candidates",
+    "read_labeled_source",
     "predict_files",
     "scan_pool",
     "status",

@@ -88,7 +88,7 @@ class SearchConfig:
 
 
 # -- sources -----------------------------------------------------------------------------
-def _labeled_source(source) -> tuple[list[str], list[str]]:
+def read_labeled_source(source) -> tuple[list[str], list[str]]:
     """``(paths, label names)`` of a labeled folder tree or a CSV/Parquet manifest with labels.
 
     A manifest's labels are taken as :func:`~rarelab.data.clean_name` writes them (Unicode
@@ -121,7 +121,7 @@ def _class_names_of(source) -> list[str]:
         return sorted(c.name for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))
     if p is not None and not p.is_file():
         return []  # the plan says what is missing
-    return sorted(set(_labeled_source(source)[1]))
+    return sorted(set(read_labeled_source(source)[1]))
 
 
 def _rare_names(rare, labeled, examples) -> list[str]:
@@ -150,7 +150,7 @@ def _example_spec(spec: str, names: list[str]) -> tuple[str, str] | None:
     return max(fits)[2:] if fits else None
 
 
-def _rare_examples(examples, rare: list[str]) -> dict[str, list[str]]:
+def parse_rare_examples(examples, rare: list[str]) -> dict[str, list[str]]:
     """``{"stop": ["stop.png"]}``, or ``["stop=stop.png", "x.png"]`` (a bare file belongs to the
     only rare class without examples elsewhere, which the caller checks). Names are matched
     against ``rare`` by :func:`~rarelab.data.find_class`'s rule and may hold ``=`` and ``,``."""

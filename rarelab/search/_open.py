@@ -20,7 +20,7 @@ from ..learners import learner_from_settings
 from ..loop import ActiveLoop, LabelStore
 from ..strategies import get_strategy
 from ..utils import param_error, printable_path, read_json_config, write_atomic
-from ._config import RUNTIME_SETTINGS, SearchConfig, _rare_examples
+from ._config import RUNTIME_SETTINGS, SearchConfig, parse_rare_examples
 from ._items import ItemTable
 from ._plan import plan_search, pool_files, stat_pool
 
@@ -79,7 +79,7 @@ def init_search(
         pool=pool,
         rare=rare,
         labeled=None if labeled is None else str(labeled),
-        rare_examples=_rare_examples(rare_examples, rare),
+        rare_examples=parse_rare_examples(rare_examples, rare),
         val=None if val is None else str(val),
         **settings,
     ).validate()

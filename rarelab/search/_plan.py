@@ -9,7 +9,7 @@ from pathlib import Path
 from ..data import FileKey, class_hint, decode_image, find_class, image_sources, is_image, resolve_classes, walk_images
 from ..exceptions import DataUnavailableError
 from ..utils import param_error, printable_path
-from ._config import SearchConfig, _labeled_source, _rare_examples, _stat_all
+from ._config import SearchConfig, _stat_all, parse_rare_examples, read_labeled_source
 
 
 def pool_files(sources) -> tuple[list[str], list[tuple[str, str]]]:
@@ -71,10 +71,10 @@ class SearchPlan:
 
 def plan_search(config: SearchConfig) -> SearchPlan:
     """Resolve and check every source of ``config``; nothing is written."""
-    seed_paths, seed_names = _labeled_source(config.labeled)
-    val_paths, val_names = _labeled_source(config.val)
+    seed_paths, seed_names = read_labeled_source(config.labeled)
+    val_paths, val_names = read_labeled_source(config.val)
     rare_names = [str(r) for r in config.rare]
-    examples = _rare_examples(config.rare_examples, rare_names)
+    examples = parse_rare_examples(config.rare_examples, rare_names)
     unknown = sorted(set(examples) - set(rare_names))
     if unknown:
         raise param_error("init_search", "rare_examples", f"examples of the rare classes {rare_names}", unknown)
