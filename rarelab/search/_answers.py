@@ -12,9 +12,9 @@ import numpy as np
 from ..data import PathIndex, class_hint, class_key, find_class, read_table
 from ..exceptions import DataUnavailableError, InvalidParameterError, PhaseError
 from ..loop import NOT_RARE, ActiveLoop, rank_for_class
-from ..reporting import gallery_html
 from ..utils import check_int, printable_path, write_atomic
 from ._config import NOT_LABELS
+from ._page import labeling_page
 
 
 def candidate_rows(search: ActiveLoop) -> list[dict]:
@@ -43,7 +43,8 @@ def candidate_rows(search: ActiveLoop) -> list[dict]:
 
 
 def write_candidates(search: ActiveLoop, run_dir=None, *, thumb: int = 96) -> tuple[Path, Path]:
-    """Write ``candidates.csv`` and a static ``candidates.html`` gallery of the current candidates."""
+    """Write ``candidates.csv`` and ``candidates.html``, the page to label the current candidates
+    on (:func:`~rarelab.search._page.labeling_page`)."""
     run_dir = Path(run_dir or search.run_dir)
     rows = candidate_rows(search)
     buf = io.StringIO()
@@ -53,14 +54,15 @@ def write_candidates(search: ActiveLoop, run_dir=None, *, thumb: int = 96) -> tu
         w.writerow({**r, "score": f"{r['score']:.6g}", "probability": f"{r['probability']:.6g}"})
     csv_path = write_atomic(run_dir / "candidates.csv", buf.getvalue())
     images = search.dataset.load_images([r["item_id"] for r in rows], thumb) if rows else []
-    captions = [[f"{r['probability']:.1e} {r['rare_class']}", f"#{r['item_id']} {Path(r['path']).name}"] for r in rows]
-    page = (
-        f"<!doctype html><meta charset='utf-8'><title>rarelab candidates, round {search.round_}</title>"
-        "<style>body{font-family:sans-serif;margin:1em}</style>"
-        f"<h1>Round {search.round_}: {len(rows)} candidates</h1><p>Label them in a CSV with columns "
-        "<code>path</code> (or <code>item_id</code>) and <code>label</code> (a class name or <code>not</code>), "
-        "then run <code>rarelab search label RUN --csv FILE</code>.</p>"
-        + gallery_html(list(images), captions, size=thumb)
+    names = search.dataset.classes
+    page = labeling_page(
+        rows,
+        list(images),
+        rare_names=[names[c] for c in search.rare_classes],
+        class_names=list(names),
+        run_dir=run_dir,
+        round_=search.round_,
+        thumb=thumb,
     )
     html_path = write_atomic(run_dir / "candidates.html", page)
     return csv_path, html_path
