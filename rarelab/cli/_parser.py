@@ -301,7 +301,11 @@ def _add_search_parser(sub) -> None:
     ini.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
     ini.add_argument("--quiet", action="store_true", help="no progress bars")
     for name, text in [
-        ("propose", "train if needed, score the pool, write candidates.csv and candidates.html"),
+        (
+            "propose",
+            "train if needed, score the pool, write candidates.csv and candidates.html: a page to open in a "
+            "browser, label by click or key and save as answers.csv for 'rarelab search label'",
+        ),
         ("commit", "move this round's labels into training; next round"),
         ("status", "where the search stands"),
         ("scan", "add files that appeared in the pool since; only they are extracted"),
