@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _SEARCH_EPILOG = """the workflow:
   rarelab search init runs/signs --labeled seed/ --pool dashcam/ --rare stop --rare-example stop=stop.png
-  rarelab search propose runs/signs --per-class 50    # writes candidates.csv and candidates.html
+  rarelab search propose runs/signs --per-class 50    # writes candidates.csv and candidates.html (label there)
   rarelab search label runs/signs --csv answers.csv   # columns path (or item_id), label (a class or 'not')
   rarelab search commit runs/signs                    # labels join training; next round
   rarelab search status runs/signs

@@ -1,5 +1,6 @@
 """Images in HTML: one PNG encoder and one candidate gallery for every page rarelab writes
-(the comparison report, ``candidates.html``, the gallery widget's static fallback)."""
+(the comparison report and the gallery widget's static fallback; ``candidates.html`` embeds
+the same PNG data URIs in its labeling page)."""
 
 from __future__ import annotations
 

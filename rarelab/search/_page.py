@@ -17,7 +17,7 @@ import shlex
 from pathlib import Path
 
 from ..reporting import png_data_uri
-from ..utils import printable_path
+from ..utils import front_end_file, printable_path
 from ._config import NOT_LABELS
 
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
@@ -81,23 +81,13 @@ def labeling_page(rows, thumbs, *, rare_names, class_names, run_dir, round_: int
         "title": html.escape(f"rarelab: label round {round_} of {Path(run).name}"),
         "heading": html.escape(f"Round {round_} of {run}: {len(candidates)} candidates"),
         "import_command": html.escape(command),
-        "css": _inline(asset("labeling_page.css").read_text(encoding="utf-8"), "style"),
-        "js": _inline(asset("labeling_page.js").read_text(encoding="utf-8"), "script"),
+        "css": _inline(front_end_file("labeling_page.css").read_text(encoding="utf-8"), "style"),
+        "js": _inline(front_end_file("labeling_page.js").read_text(encoding="utf-8"), "script"),
         "data": _json_for_script(data),
     }
-    template = asset("labeling_page.html").read_text(encoding="utf-8")
+    template = front_end_file("labeling_page.html").read_text(encoding="utf-8")
     # One pass: text put into one slot is never read as another slot.
     return _SLOT.sub(lambda m: slots[m.group(1)], template)
-
-
-def asset(name: str) -> Path:
-    """A front-end file, as :func:`rarelab.widgets._assets.asset` finds it (inside the wheel or
-    the source tree); looked up here so the command line does not import the notebook widgets."""
-    package = Path(__file__).resolve().parents[1]
-    for folder in (package / "_widgets", package.parent / "widgets"):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"rarelab page asset {name!r} is missing; reinstall rarelab.")
 
 
 def _json_for_script(data) -> str:

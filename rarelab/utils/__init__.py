@@ -1,6 +1,7 @@
 """Helpers every subpackage shares: input checks, atomic writes, caches, locks, devices,
 progress and the registry pattern. Not specific to rare-class search."""
 
+from ._assets import front_end_file
 from ._atomic import atomic_path, write_atomic
 from ._cache import cache_dir, dataset_key, save_npz_atomic
 from ._config import read_json_config
@@ -31,6 +32,7 @@ __all__ = [
     "derive_seed",
     "describe",
     "exclusive",
+    "front_end_file",
     "interactive",
     "param_error",
     "path_from_sql",
