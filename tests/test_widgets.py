@@ -160,7 +160,7 @@ def test_projection_uncentered_pca_and_lasso_labeling(proposed):
     coords = pv.coordinates()
     assert coords.shape == (len(pv.ids), 2)
     pool_rare = [i for i in proposed.pool_ids_ if proposed.dataset.targets[i] == pv.rare_class][:2]
-    pv.selection = np.array(pool_rare)
+    pv.selection = np.array(pool_rare)  # what a selection sets
     pv.label_selection(pv.rare_class)
     assert all(proposed.pending_labels_[i] == pv.rare_class for i in pool_rare)
     pv.method.value = "PCA"
@@ -187,29 +187,71 @@ def test_toy_explorer_retrains_on_slider_change():
     assert len(te.fig.data) == 8
 
 
+def _relayout_from_plot(pv, selections):
+    """What plotly.js sends when a person draws, replaces or clears a selection."""
+    pv.fig.plotly_relayout({"selections": selections}, source_view_id="browser")
+
+
 def test_projection_selection_replaces_clears_counts_and_redraws(proposed):
-    from types import SimpleNamespace
+    pv = ProjectionView(proposed, method="PCA", max_points=300)  # points spread in both axes
+    xy = pv.coordinates()
+    (x0, x1), (y0, y1) = np.quantile(xy[:, 0], [0.1, 0.6]), np.quantile(xy[:, 1], [0.1, 0.9])
+    box = dict(type="rect", xref="x", yref="y", x0=x0, x1=x1, y0=y1, y1=y0)  # plotly writes y top first
+    in_box = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    _relayout_from_plot(pv, [box])
+    assert np.array_equal(pv.selection, pv.ids[in_box]) and in_box.sum() > 10
+    assert f"{in_box.sum()} selected" in pv.fig.layout.annotations[0].text and not pv.label_button.disabled
 
-    pv = ProjectionView(proposed, max_points=300)
-    first, second = pv.fig.data[0], pv.fig.data[1]
+    # a lasso replaces the box: a triangle through three points' corners, as plotly writes it
+    (ax, ay), (bx, by), (cx, cy) = xy.min(0), (xy[:, 0].max(), xy[:, 1].min()), (xy[:, 0].max(), xy[:, 1].max())
+    lasso = dict(type="path", xref="x", yref="y", path=f"M{ax},{ay}L{bx},{by}L{cx},{cy}Z")
+    _relayout_from_plot(pv, [lasso])
+    below = (xy[:, 1] - ay) * (cx - ax) <= (xy[:, 0] - ax) * (cy - ay) + 1e-9  # under the line a-c
+    assert 0 < len(pv.selection) < len(pv.ids) and set(pv.selection) <= set(pv.ids[below])
+    assert f"{len(pv.selection)} selected" in pv.fig.layout.annotations[0].text
 
-    def pick(trace, k, selector):
-        pv._on_select(trace, SimpleNamespace(point_inds=list(range(k))), selector)
+    # shift adds a second region: both count, as both are outlined
+    _relayout_from_plot(pv, [lasso, box])
+    assert set(pv.selection) >= set(pv.ids[in_box])
 
-    # one lasso reaches Python as one call per trace that has points, all with one selector
-    lasso, box = object(), object()
-    pick(first, 5, lasso)
-    pick(second, 1, lasso)
-    assert len(pv.selection) == 6 and "6 selected" in pv.fig.layout.annotations[0].text
-    pick(first, 2, box)  # the next selection replaces the previous one, the second trace's part too
-    assert len(pv.selection) == 2 and "2 selected" in pv.fig.layout.annotations[0].text
-    pv._on_deselect(first, None)  # a double click clears it
+    _relayout_from_plot(pv, [])  # a double click on the plot clears every region
     assert len(pv.selection) == 0 and pv.label_button.disabled and pv.fig.layout.annotations[0].text == ""
-    pool = [int(i) for i in np.intersect1d(pv.ids, proposed.pool_ids_)[:3]]
-    pv._picked = {0: set(pool)}
-    pv._show_selection()
+    _relayout_from_plot(pv, [box])
+    pv._on_deselect(pv.fig.data[0], None)  # a deselect event alone clears too, on the plot as well
+    assert len(pv.selection) == 0 and pv.selections() == []
+
+    # a new colouring keeps the region and the selection; a new projection clears both
+    _relayout_from_plot(pv, [box])
+    pv.colour.value = "P(rare)"
+    assert np.array_equal(pv.selection, pv.ids[in_box]) and len(pv.selections()) == 1
+    pv.colour.value = "label"
+    pv.fig.plotly_relayout({"dragmode": "select"}, source_view_id="browser")  # the modebar's box tool
+    pv.method.value = "uncentered PCA"
+    assert len(pv.selection) == 0 and pv.selections() == []
+    assert pv.fig.layout.dragmode == "select"  # a redraw keeps the person's tool
+
+    pool = np.intersect1d(pv.ids, proposed.pool_ids_)
+    xy = pv.coordinates()
+    rows = np.flatnonzero(np.isin(pv.ids, pool[:3]))
+    (x0, y0), (x1, y1) = xy[rows].min(0), xy[rows].max(0)
+    pv.select([dict(type="rect", xref="x", yref="y", x0=x0, x1=x1, y0=y0, y1=y1)])  # what a drag does, from Python
+    chosen = np.intersect1d(pv.selection, proposed.pool_ids_)
+    assert set(pool[:3]) <= set(chosen)
     marked = len(pv.fig.data[-1].x)
     pv.label_selection(pv.rare_class)
-    assert all(proposed.pending_labels_[i] == pv.rare_class for i in pool)
+    assert all(proposed.pending_labels_[i] == pv.rare_class for i in chosen)
     assert len(pv.fig.data[-1].x) >= marked  # redrawn: the labeled items are now marked rare
-    assert len(pv.selection) == 0 and pv.label_button.description == "labeled 3"
+    assert len(pv.selection) == 0 and pv.selections() == [] and pv.label_button.description == f"labeled {len(chosen)}"
+
+
+def test_selection_geometry_matches_plotly_paths():
+    from rarelab.widgets._selection import in_selections, path_polygons
+
+    # a lasso plotly wrote (numbers as JavaScript prints them) and a self-crossing bow tie
+    (poly,) = path_polygons("M-6.13,5.83L1.5e1,5.83L15,-4.2e0Z")
+    assert poly.shape == (3, 2) and poly[1, 0] == 15.0
+    bow = dict(type="path", path="M0,0L2,2L2,0L0,2Z")  # even-odd: the two triangles, not the middle band
+    assert in_selections([0.2, 1.8, 1.0], [1.0, 1.0, 0.2], [bow]).tolist() == [True, True, False]
+    two = dict(type="path", path="M0,0L1,0L1,1L0,1ZM5,5L6,5L6,6L5,6Z")  # two polygons in one path
+    assert in_selections([0.5, 5.5, 3], [0.5, 5.5, 3], [two]).tolist() == [True, True, False]
+    assert in_selections([1.0], [1.0], []).tolist() == [False]

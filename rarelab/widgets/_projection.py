@@ -10,8 +10,10 @@ from ..loop import NOT_RARE
 from ..reporting import pca_2d, png_bytes, project, projection_figure, umap_2d, uncentered_pca
 from ..utils import param_error
 from ._common import shows_errors, themed
+from ._selection import in_selections
 
 METHODS = ("uncentered PCA", "PCA", "UMAP")
+_GEOMETRY = ("type", "xref", "yref", "x0", "x1", "y0", "y1", "path")
 
 
 class ProjectionView(W.VBox):
@@ -20,6 +22,9 @@ class ProjectionView(W.VBox):
     ``uncentered PCA`` is the paper's Fig. 6: the SVD of the rare class's training
     features without centering; the x-axis is the first component. Colour by label or by
     P(rare class); hover shows the thumbnail; a lasso or box selection can be labeled.
+
+    The selection is read from the figure's ``layout.selections``, the boxes and lassos that
+    plotly.js draws and syncs, so Python holds exactly the points the plot outlines.
 
     "Label" means what is known: labels people gave (and, in a simulation, what the
     simulation's oracle reveals, the only reader of ground truth). A real pool's unlabeled
@@ -61,15 +66,12 @@ class ProjectionView(W.VBox):
         )
         self.label_button = W.Button(description="label selection", disabled=True)
         self.selection: np.ndarray = np.empty(0, np.int64)
-        self._picked: dict[int, set[int]] = {}  # points of the current selection, per trace
-        self._selector = None
         self._coords: dict[str, np.ndarray] = {}  # per method: UMAP takes tens of seconds, once
+        self._drawn_method: str | None = None
         self.busy = W.HTML()
         self.fig = go.FigureWidget()
-        # A double click anywhere clears the plot's selections; the layout tells us even when
-        # plotly sends no deselect event to the traces.
-        self.fig.layout.on_change(self._on_selections_change, "selections")
         wrap = shows_errors(self.out)
+        self._on_selections = wrap(self._on_selections)
         self.method.observe(wrap(lambda _c: self.redraw()), names=["value"])
         self.colour.observe(wrap(lambda _c: self.redraw()), names=["value"])
         self.label_button.on_click(wrap(lambda _b: self.label_selection(self.label_pick.value)))
@@ -136,9 +138,14 @@ class ProjectionView(W.VBox):
             title=f"{self.method.value} of the features: {ds.classes[self.rare_class]}",
             highlight=np.flatnonzero(is_rare),
         )
+        same_method = self._drawn_method == self.method.value
+        # A box or lasso outlines a region of this method's coordinates: it survives a new
+        # colouring or new labels, not a new projection.
+        fig.layout.selections = self.selections() if same_method else []
+        fig.layout.dragmode = self.fig.layout.dragmode or fig.layout.dragmode  # the person's box or lasso
         same_traces = [t.name for t in self.fig.data] == [t.name for t in fig.data]
         with self.fig.batch_update():
-            if same_traces:  # in place: the traces keep their ids, so selections keep reaching Python
+            if same_traces:  # in place: the traces keep their ids, so hovers keep reaching Python
                 for old, new in zip(self.fig.data, fig.data):
                     old.update(new.to_plotly_json(), overwrite=True)
             else:
@@ -147,13 +154,33 @@ class ProjectionView(W.VBox):
             self.fig.layout = fig.layout
             self.fig.layout.autosize = True
             self.fig.layout.width = None
-        self._picked = {}
-        self._show_selection()
+        self._drawn_method = self.method.value
+        # A new layout object has no callbacks: observe each one (a relayout from plotly.js
+        # that adds, replaces or clears a selection changes "selections").
+        self.fig.layout.on_change(self._on_selections, "selections")
+        self._on_selections()
         if not same_traces:
             for trace in self.fig.data:
                 trace.on_hover(self._on_hover)
-                trace.on_selection(self._on_select)
                 trace.on_deselect(self._on_deselect)
+
+    def selections(self) -> list[dict]:
+        """The boxes and lassos drawn on the plot, as plotly.js last synced them
+        (``layout.selections`` entries as dicts: ``rect`` ranges or a lasso ``path``)."""
+        # plotly.py stores a relayout's selections in the layout's dict but leaves the
+        # ``layout.selections`` tuple as it was: read the dict. Only the geometry: what
+        # plotly.js adds for drawing (a line colour it left undefined) does not validate.
+        return [
+            {k: sel[k] for k in _GEOMETRY if k in sel}
+            for sel in self.fig.layout.to_plotly_json().get("selections") or []
+        ]
+
+    def select(self, selections: list[dict]) -> None:
+        """Draw ``selections`` (``layout.selections`` dicts) on the plot; the selection
+        follows. ``select([])`` clears it, as a double click on the plot does."""
+        # what plotly.js sends for a drawn selection; on_change recomputes the selection (the
+        # ``layout.selections`` setter compares with the outdated tuple and may send nothing)
+        self.fig.plotly_relayout({"selections": list(selections)})
 
     @staticmethod
     def _rows(trace, point_inds) -> np.ndarray:
@@ -170,27 +197,21 @@ class ProjectionView(W.VBox):
         rare = bool(self._known_rare([item])[0])
         self.hover_text.value = f"item {item}<br>{ds.classes[self.rare_class] if rare else 'not known as rare'}"
 
-    def _on_select(self, trace, points, selector):
-        # plotly calls this once per trace that has points, with one selector object per
-        # lasso or box: a new selector starts a new selection, which replaces the old one.
-        if selector is not None and selector is not self._selector:
-            self._selector = selector
-            self._picked = {}
-        k = next(i for i, t in enumerate(self.fig.data) if t is trace)
-        self._picked[k] = set(self.ids[self._rows(trace, points.point_inds)].tolist())
-        self._show_selection()
-
-    def _on_selections_change(self, _layout, selections):
-        if not selections and self._picked:
-            self._on_deselect(None, None)
+    def _on_selections(self, *_args):
+        coords = self.coordinates()
+        inside = in_selections(coords[:, 0], coords[:, 1], self.selections())
+        self._show_selection(self.ids[inside])
 
     def _on_deselect(self, _trace, _points):
-        self._picked = {}
-        self._show_selection()
+        # plotly.js follows a deselect with "selections": []; clearing here as well keeps the
+        # plot and Python agreeing should that relayout not come
+        if self.selections():
+            self.select([])
+        else:
+            self._show_selection(np.empty(0, np.int64))
 
-    def _show_selection(self):
-        picked = set().union(*self._picked.values()) if self._picked else set()
-        self.selection = np.array(sorted(picked), dtype=np.int64)
+    def _show_selection(self, selection: np.ndarray):
+        self.selection = np.unique(np.asarray(selection, dtype=np.int64))
         in_pool = np.intersect1d(self.selection, self.loop.pool_ids_)
         self.label_button.disabled = self.loop.phase_ != "label" or len(in_pool) == 0
         self.label_button.description = (
@@ -212,4 +233,5 @@ class ProjectionView(W.VBox):
         """Label the selected pool items through ``loop.label`` (stored at once)."""
         ids = np.intersect1d(self.selection, self.loop.pool_ids_)
         self.loop.label(ids, np.full(len(ids), int(label)), source="person")  # the loop redraws this view
+        self.select([])  # these items are done: the next selection starts from nothing
         self.label_button.description = f"labeled {len(ids)}"
