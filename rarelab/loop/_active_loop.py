@@ -343,8 +343,8 @@ class ActiveLoop(RevisionSync, LoopState):
         pending = self.pending_labels_
         if not pending and not allow_empty:
             raise PhaseError(
-                f"No labels to commit in round {self.round_}: label candidates first, or call "
-                "commit(allow_empty=True) to end the round without any."
+                f"No labels to commit in round {self.round_}: label candidates first, or end the round without "
+                + self._either("any with commit(allow_empty=True)", "rarelab search commit {run} --allow-empty")
             )
         record = self.log.current(self.round_)
         record.update(commit_measures(pending, self.candidates_, self.rare_classes))

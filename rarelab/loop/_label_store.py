@@ -86,7 +86,8 @@ class LabelStore:
             if expect_revision is not None and rev != expect_revision:
                 raise StaleStateError(
                     f"{str(self.path)!r} changed since this object last read it (revision {expect_revision}, "
-                    f"now {rev}): another view or process wrote to the run. Call refresh() to catch up, then repeat."
+                    f"now {rev}): another view or process wrote to the run. Call refresh() to catch up, then repeat "
+                    "(a `rarelab` command: run it again)."
                 )
             yield
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (json.dumps(rev + 1),))

@@ -8,7 +8,14 @@ from ..exceptions import PhaseError
 from ._candidates import rank_for_class
 from ._label_store import NOT_RARE
 
+# What to do next, in Python and (for a search: a run directory and no oracle) on the
+# command line, which drives the same loop.
 _NEXT_CALL = {"train": "train()", "propose": "propose()", "label": "label(...) then commit()"}
+_NEXT_COMMAND = {
+    "train": "rarelab search propose {run}",
+    "propose": "rarelab search propose {run}",
+    "label": "rarelab search label {run} --csv answers.csv, then rarelab search commit {run}",
+}
 
 
 class LoopState:
@@ -76,8 +83,18 @@ class LoopState:
         if self.phase_ not in phases:
             raise PhaseError(
                 f"ActiveLoop is in phase {self.phase_!r} of round {self.round_}; "
-                f"this call needs phase {' or '.join(map(repr, phases))}. Call {_NEXT_CALL[self.phase_]} next."
+                f"this call needs phase {' or '.join(map(repr, phases))}. "
+                + self._either(f"Call {_NEXT_CALL[self.phase_]} next", _NEXT_COMMAND[self.phase_])
             )
+
+    def _either(self, python: str, command: str) -> str:
+        """``python`` advice, with the command line's way to do the same where a person may
+        be driving this run from a shell (a search with a run directory)."""
+        if self.run_dir is None or self.oracle is not None:
+            return python + "."
+        run = str(self.run_dir)
+        run = f"'{run}'" if any(c.isspace() for c in run) else run
+        return f"{python} (on the command line: `{command.format(run=run)}`)."
 
     def ranked_candidates(self, rare_class: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Item ids and P(``rare_class``) of that class's current candidates, highest first.

@@ -67,7 +67,7 @@ class RevisionSync:
         raise StaleStateError(
             f"The run in {str(self.run_dir)!r} is at round {stored[0]}, phase {stored[1]!r} (revision {rev}); this "
             f"object last read round {self.round_}, phase {self.phase_!r} (revision {self.revision_}): another view "
-            "or process wrote to it. Call refresh() to catch up, then repeat."
+            "or process wrote to it. Call refresh() to catch up, then repeat (a `rarelab` command: run it again)."
         )
 
     def _wrote(self, event: str) -> None:
