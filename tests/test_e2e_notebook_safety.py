@@ -110,6 +110,42 @@ def test_a_stale_gallery_takes_no_input(lab):
     assert _store(root / "run") == before and old.get_attribute("data-acks") is None
 
 
+def test_a_stale_gallery_corrects_a_committed_label_and_undoes_it(lab):
+    root, page, *_ = lab
+    old = _galleries(page).nth(0)
+    with sqlite3.connect(root / "run" / "labels.sqlite") as db:
+        ((item, label),) = db.execute("SELECT item_id, label FROM labels WHERE committed=1").fetchall()
+    cell = old.locator(f".rl-cell[data-item-id='{item}']")
+    cell.click()
+    offer = old.locator(".rl-correct")
+    assert "committed label (not rare)" in offer.inner_text()
+    offer.locator(".rl-correct-to", has_text="rare").first.click()
+    page.wait_for_function("document.querySelector('.rarelab-gallery').dataset.acks === '1'", timeout=20_000)
+    page.wait_for_function(
+        f"document.querySelector(\".rarelab-gallery .rl-cell[data-item-id='{item}']\").classList.contains('rl-corrected')",
+        timeout=20_000,
+    )
+    assert cell.locator(".rl-label").inner_text() == "rare (corrected)"
+    assert "corrected 1 committed label" in old.locator(".rl-status").inner_text()
+    with sqlite3.connect(root / "run" / "labels.sqlite") as db:
+        new, committed = db.execute("SELECT label, committed FROM labels WHERE item_id=?", (item,)).fetchone()
+        history = db.execute(
+            "SELECT action, old_label, new_label, source FROM label_history WHERE item_id=? ORDER BY seq", (item,)
+        ).fetchall()
+    assert committed == 1 and new != label and history[-1] == ("correct", label, new, "person")
+
+    old.focus()
+    page.keyboard.press("u")  # undo the correction: the old label is back, as a second correction
+    page.wait_for_function("document.querySelector('.rarelab-gallery').dataset.acks === '2'", timeout=20_000)
+    with sqlite3.connect(root / "run" / "labels.sqlite") as db:
+        assert db.execute("SELECT label FROM labels WHERE item_id=?", (item,)).fetchone() == (label,)
+    page.wait_for_function(
+        f"!document.querySelector(\".rarelab-gallery .rl-cell[data-item-id='{item}']\").classList.contains('rl-corrected')",
+        timeout=20_000,
+    )
+    assert not _errors(page)
+
+
 def test_shift_enter_in_a_gallery_runs_the_cell_and_never_commits(lab):
     root, page, *_ = lab
     gallery = _galleries(page).nth(1)

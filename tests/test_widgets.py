@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rarelab import NOT_RARE, create_simulation, open_simulation
-from rarelab.exceptions import InvalidParameterError
+from rarelab.exceptions import InvalidParameterError, PhaseError
 from rarelab.widgets import CandidateGallery, LoopStepper, ProjectionView, ToyExplorer
 
 
@@ -91,6 +91,42 @@ def test_gallery_labels_go_to_the_store_at_once(proposed, tmp_path):
     _msg(g, type="label", ids=[b], label=g.rare_class)
     assert g.status.startswith("error:") and "round 0, which is over" in g.status
     assert b not in proposed.pending_labels_
+
+
+def test_a_gallery_of_a_round_that_is_over_corrects_committed_labels_only(proposed):
+    g = CandidateGallery(proposed)
+    a, b = g.items[0]["id"], g.items[1]["id"]
+    with pytest.raises(PhaseError, match="still open"):
+        g.correct([a], g.rare_class)  # this round's labels are given, not corrected
+    _msg(g, type="label", ids=[a], label=NOT_RARE, t0=1.0)
+    proposed.commit()
+    assert g.stale and g.labels == {str(a): NOT_RARE} and g.corrected == {}
+
+    _msg(g, type="correct", ids=[a], label=g.rare_class, t0=1.0)
+    assert proposed.store.labels(committed=True)[a] == g.rare_class
+    last = proposed.store.history(a)[-1]
+    assert (last["action"], last["old_label"], last["new_label"], last["source"]) == (
+        "correct",
+        NOT_RARE,
+        g.rare_class,
+        "person",
+    )
+    assert g.labels[str(a)] == g.rare_class and g.corrected == {str(a): NOT_RARE}
+    assert "corrected 1" in g.status and "not rare → " in g.status and "next training" in g.status
+    ids, labels = proposed.train_ids_, proposed.train_labels_
+    assert labels[list(ids).index(a)] == g.rare_class  # the next training learns it as rare
+
+    _msg(g, type="correct", ids=[b], label=g.rare_class, t0=1.0)  # never labeled: no new label
+    assert g.status.startswith("error:") and "no committed label" in g.status
+    assert b not in proposed.store.labels()
+    _msg(g, type="label", ids=[b], label=g.rare_class, t0=1.0)  # the round is over
+    assert g.status.startswith("error:") and b not in proposed.store.labels()
+
+    assert g.undo() == 1  # the correction, undone the same way (a second history entry)
+    assert proposed.store.labels(committed=True)[a] == NOT_RARE and g.corrected == {}
+    assert [h["action"] for h in proposed.store.history(a)][-2:] == ["correct", "correct"]
+    with pytest.raises(PhaseError):
+        g.undo()  # nothing of this gallery's left to undo: its round's labels are committed
 
 
 def test_gallery_shows_errors_instead_of_swallowing_them(proposed):

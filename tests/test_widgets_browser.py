@@ -39,6 +39,7 @@ def _mount(page, n=200, size=32, shortcuts=None):
         "stale": False,
         "pending": 0,
         "can_advance": False,
+        "corrected": {},
     }
     page.evaluate("document.getElementById('host').replaceChildren(); window.cleanup && window.cleanup()")
     page.evaluate("([s, b]) => window.mount(s, b)", [state, base64.b64encode(pixels).decode()])
@@ -130,6 +131,35 @@ def test_a_stale_gallery_greys_out_and_takes_no_input(page):
     page.locator(".rl-cell:not(.rl-reference)").first.click(force=True)
     assert len(page.evaluate("window.model.sent")) == before
     assert "round 0, which is over" in page.locator(".rl-status").inner_text()
+
+
+def test_a_gallery_of_a_round_that_is_over_offers_corrections_of_committed_labels_only(page):
+    _mount(page, n=4)
+    page.evaluate("window.model.set('labels', {'1000': -1}); window.model.set('stale', true)")
+    cells = page.locator(".rl-cell:not(.rl-reference)")
+    assert "rl-committed" in cells.nth(0).get_attribute("class")
+    assert "rl-committed" not in cells.nth(1).get_attribute("class")
+    assert "correct its committed label" in page.locator(".rl-help").inner_text()
+    before = len(page.evaluate("window.model.sent"))
+    cells.nth(1).click(force=True)  # never labeled: nothing to correct, nothing sent
+    assert "takes no new labels" in page.locator(".rl-correct").inner_text()
+    cells.nth(0).click()
+    offer = page.locator(".rl-correct")
+    assert "committed label (not rare)" in offer.inner_text()
+    assert offer.locator(".rl-correct-to").all_inner_texts() == ["rare", "class 3"]  # the others, shortcuts too
+    assert len(page.evaluate("window.model.sent")) == before
+    offer.locator(".rl-correct-to", has_text="rare").click()
+    sent = page.evaluate("window.model.sent")[-1]
+    assert {k: sent[k] for k in ("type", "ids", "label")} == {"type": "correct", "ids": [1000], "label": 7}
+    assert offer.is_hidden()
+    # Python's reply: the stored label and what it was before the correction
+    page.evaluate("window.model.set('labels', {'1000': 7}); window.model.set('corrected', {'1000': -1})")
+    assert "rl-corrected" in cells.nth(0).get_attribute("class")
+    assert cells.nth(0).locator(".rl-label").inner_text() == "rare (corrected)"
+    assert cells.nth(0).get_attribute("title") == "corrected after commit: was not rare, now rare"
+    page.locator(".rarelab-gallery").focus()
+    page.keyboard.press("u")  # undo the correction: Python decides whether there is one
+    assert page.evaluate("window.model.sent")[-1]["type"] == "undo"
 
 
 def test_bulk_keys_label_everything_shown(page):

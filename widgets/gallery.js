@@ -1,7 +1,9 @@
 // rarelab candidate gallery: the top-k pool items of one rare class (the paper's Fig. 2)
 // with inline labeling. Thumbnails arrive as one binary buffer of raw RGB pixels.
 // Labels are never decided here: every action is sent to Python, which writes it to the
-// run's label store and sends back the stored labels.
+// run's label store and sends back the stored labels. Once the round is committed the
+// gallery greys out; a click on a labeled item then offers a correction of its committed
+// label (Python refuses anything else).
 
 const NOT_RARE = -1;
 
@@ -67,6 +69,10 @@ function render({ model, el }) {
   nextButton.type = "button";
   nextButton.textContent = "Next round: train and propose";
   footer.append(commitButton, undoButton, nextButton);
+  // Round over: the correction offered for one committed label, under the grid.
+  const correctBox = document.createElement("div");
+  correctBox.className = "rl-correct";
+  correctBox.hidden = true;
   // The focused item, larger: requested from Python when the focus moves (one image per message).
   const previewBox = document.createElement("figure");
   previewBox.className = "rl-preview";
@@ -76,7 +82,7 @@ function render({ model, el }) {
   const body = document.createElement("div");
   body.className = "rl-body";
   body.append(grid, previewBox);
-  root.append(header, body, footer, status, help);
+  root.append(header, body, footer, correctBox, status, help);
   el.appendChild(root);
   let previewFor = null;
 
@@ -93,18 +99,29 @@ function render({ model, el }) {
     model.send(msg);
   };
 
+  const isStale = () => model.get("stale") || model.get("round_shown") < 0;
+  const nameOf = (lab) => {
+    if (lab === model.get("rare_class")) return "rare";
+    return lab === NOT_RARE ? "not rare" : model.get("class_names")[lab] ?? String(lab);
+  };
+
   function paintLabels() {
     const rare = model.get("rare_class");
     const names = model.get("class_names");
+    const corrected = model.get("corrected") ?? {};
     items().forEach((it, k) => {
       const cell = cells[k];
       if (!cell) return;
       const lab = labelOf(it.id);
+      const was = corrected[String(it.id)];
       cell.classList.toggle("rl-rare", lab === rare);
       cell.classList.toggle("rl-not", lab !== null && lab !== rare);
       cell.classList.toggle("rl-focus", k === focus);
-      cell.querySelector(".rl-label").textContent =
-        lab === null ? "" : lab === rare ? "rare" : lab === NOT_RARE ? "not" : names[lab] ?? String(lab);
+      cell.classList.toggle("rl-committed", isStale() && lab !== null);
+      cell.classList.toggle("rl-corrected", was !== undefined);
+      const text = lab === null ? "" : lab === rare ? "rare" : lab === NOT_RARE ? "not" : names[lab] ?? String(lab);
+      cell.querySelector(".rl-label").textContent = was === undefined ? text : `${text} (corrected)`;
+      cell.title = was === undefined ? "" : `corrected after commit: was ${nameOf(was)}, now ${nameOf(lab)}`;
     });
     const labs = items().map((it) => labelOf(it.id));
     const nRare = labs.filter((l) => l === rare).length;
@@ -118,10 +135,11 @@ function render({ model, el }) {
   let armedAt = 0;
   function paintCommit() {
     const n = model.get("pending");
-    const stale = model.get("stale") || model.get("round_shown") < 0;
+    const stale = isStale();
     root.classList.toggle("rl-stale", stale);
     commitButton.disabled = stale;
-    undoButton.disabled = stale;
+    undoButton.disabled = model.get("round_shown") < 0; // a round that is over undoes its corrections
+    if (!stale) correctBox.hidden = true;
     nextButton.style.display = model.get("can_advance") ? "" : "none";
     if (armedEmpty && n > 0) armedEmpty = null;
     commitButton.textContent = armedEmpty
@@ -147,7 +165,7 @@ function render({ model, el }) {
     paintCommit();
   }
   commitButton.addEventListener("click", onCommit);
-  undoButton.addEventListener("click", () => { if (!model.get("stale")) send({ type: "undo" }); });
+  undoButton.addEventListener("click", () => send({ type: "undo" }));
   nextButton.addEventListener("click", () => {
     nextButton.disabled = true; // training takes a while: one click, one round
     send({ type: "next" });
@@ -199,25 +217,72 @@ function render({ model, el }) {
       fig.append(c, cap, bar, lab);
       fig.addEventListener("click", () => {
         focus = k;
-        toggle(k);
+        if (isStale()) offerCorrection(k);
+        else toggle(k);
         root.focus();
       });
       grid.appendChild(fig);
       return fig;
     });
     focus = Math.min(focus, Math.max(0, cells.length - 1));
+    paintHelp();
+    paintLabels();
+  }
+
+  function paintHelp() {
     const sc = model.get("shortcuts");
     const keys = Object.keys(sc).map((d) => `${d}=${model.get("class_names")[sc[d]]}`).join(", ");
-    help.textContent =
-      "click: rare/not · ←→↑↓ move · y rare · n not · Backspace clear · u undo" +
-      (keys ? ` · ${keys}` : "") + " · a all rare · x none · commit with the button";
-    paintLabels();
+    help.textContent = isStale()
+      ? "round over: click a labeled item to correct its committed label · u undo a correction"
+      : "click: rare/not · ←→↑↓ move · y rare · n not · Backspace clear · u undo" +
+        (keys ? ` · ${keys}` : "") + " · a all rare · x none · commit with the button";
   }
 
   function setLabel(indices, label) {
     const ids = indices.map((k) => items()[k].id);
     if (label === null) send({ type: "unlabel", ids });
     else send({ type: "label", ids, label });
+  }
+
+  function offerCorrection(k) {
+    // A committed label can be corrected; an item the round left unlabeled stays so.
+    const it = items()[k];
+    const lab = labelOf(it.id);
+    const round = model.get("round_shown");
+    correctBox.replaceChildren();
+    correctBox.hidden = false;
+    correctBox.dataset.itemId = String(it.id);
+    const text = document.createElement("span");
+    if (lab === null) {
+      text.textContent = `Item ${it.id} has no label from round ${round}: a round that is over takes no new labels.`;
+      correctBox.append(text);
+      return;
+    }
+    text.textContent = `Correct item ${it.id}'s committed label (${nameOf(lab)}) to:`;
+    correctBox.append(text);
+    const sc = model.get("shortcuts");
+    const choices = [model.get("rare_class"), NOT_RARE, ...Object.values(sc)];
+    [...new Set(choices)].filter((c) => c !== lab).forEach((c) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "rl-correct-to jupyter-button";
+      b.dataset.label = String(c);
+      b.textContent = nameOf(c);
+      b.addEventListener("click", () => {
+        send({ type: "correct", ids: [it.id], label: c });
+        correctBox.hidden = true;
+      });
+      correctBox.append(b);
+    });
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "rl-correct-cancel jupyter-button";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => { correctBox.hidden = true; });
+    const note = document.createElement("span");
+    note.className = "rl-correct-note";
+    note.textContent = "used from the next training on; the old label stays in the history";
+    correctBox.append(cancel, note);
   }
 
   function toggle(k) {
@@ -235,8 +300,14 @@ function render({ model, el }) {
   function onKey(ev) {
     // Modified keys are Jupyter's (Shift+Enter runs the cell): they pass through untouched.
     if (ev.ctrlKey || ev.metaKey || ev.altKey || (ev.shiftKey && ev.key === "Enter")) return;
-    if (ev.target === commitButton || ev.target === undoButton) return; // Enter/Space press the button
-    if (model.get("stale")) { ev.stopPropagation(); return; }
+    if (ev.target instanceof HTMLButtonElement) return; // Enter/Space press the button
+    if (isStale()) {
+      // A round that is over: no labeling keys; u undoes a correction, Escape closes the offer.
+      if (ev.key === "u") send({ type: "undo" });
+      else if (ev.key === "Escape") correctBox.hidden = true;
+      ev.stopPropagation();
+      return;
+    }
     const n = cells.length;
     const rare = model.get("rare_class");
     const sc = model.get("shortcuts");
@@ -268,7 +339,7 @@ function render({ model, el }) {
     status.classList.toggle("rl-error", model.get("status").startsWith("error"));
     status.classList.toggle("rl-warning", model.get("stale"));
   };
-  const onStale = () => { paintCommit(); onStatus(); };
+  const onStale = () => { paintHelp(); paintLabels(); onStatus(); };
   const onMessage = (msg, buffers) => {
     if (msg && msg.type === "preview") {
       if (msg.id !== previewFor || !buffers || !buffers.length) return;  // the focus moved on meanwhile
@@ -291,6 +362,7 @@ function render({ model, el }) {
   const stopKeyup = (ev) => ev.stopPropagation();
   const listeners = [
     ["change:labels", paintLabels],
+    ["change:corrected", paintLabels],
     ["change:items", build],
     ["change:pixels", build],
     ["change:status", onStatus],

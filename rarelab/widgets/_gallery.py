@@ -22,6 +22,10 @@ class CandidateGallery(anywidget.AnyWidget):
     or key becomes ``loop.label`` / ``loop.unlabel`` / ``loop.commit``, the same
     calls a script makes, so each label is in the run's store the moment it is given.
 
+    Once its round is committed the gallery greys out and takes no new labels, but a click
+    on an item with a committed label offers a correction: ``loop.correct(..., source="person")``,
+    kept in the store's history and used from the next training on.
+
     Parameters
     ----------
     loop : ActiveLoop
@@ -56,6 +60,8 @@ class CandidateGallery(anywidget.AnyWidget):
     stale = traitlets.Bool(False).tag(sync=True)
     pending = traitlets.Int(0).tag(sync=True)  # labels of the round waiting for commit, in every view
     can_advance = traitlets.Bool(False).tag(sync=True)  # its round was the last committed: offer the next
+    # Round over: the label each shown item had before its first correction, by item id.
+    corrected = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -89,7 +95,8 @@ class CandidateGallery(anywidget.AnyWidget):
         self.class_names = list(loop.dataset.classes)
         self.shortcuts = shortcuts
         self.rare_class = int(rare_class)
-        self._undo: list[dict[int, int | None]] = []
+        # (kind, labels before): "label" actions restore pending labels, "correct" committed ones
+        self._undo: list[tuple[str, dict[int, int | None]]] = []
         self.on_msg(self._on_message)
         self.refresh()
         loop.observe(self._on_loop_change)
@@ -120,13 +127,24 @@ class CandidateGallery(anywidget.AnyWidget):
             self.round_shown = s.round_ if s.phase_ == "label" else -1
             self.stale = False
             self.can_advance = False
+            self.corrected = {}
             self._sync_labels()
 
     def _sync_labels(self) -> None:
-        pending = self.loop.pending_labels_
         shown = {it["id"] for it in self.items}
-        self.labels = {str(i): int(y) for i, y in pending.items() if i in shown}
-        self.pending = len(pending)
+        if self.is_current:
+            pending = self.loop.pending_labels_
+            self.labels = {str(i): int(y) for i, y in pending.items() if i in shown}
+            self.pending = len(pending)
+            return
+        # Round over: the labels its items have now in training, and which were corrected.
+        committed = self.loop.store.labels(committed=True)
+        self.labels = {str(i): int(y) for i, y in committed.items() if i in shown}
+        first = {}
+        for h in self.loop.store.history():
+            if h["action"] == "correct" and h["item_id"] in shown:
+                first.setdefault(h["item_id"], h["old_label"])
+        self.corrected = {str(i): y for i, y in first.items() if committed.get(i) != y}  # undone: not marked
 
     @property
     def is_current(self) -> bool:
@@ -142,10 +160,13 @@ class CandidateGallery(anywidget.AnyWidget):
             self.stale = True
             self.can_advance = self.round_shown >= 0 and loop.round_ == self.round_shown + 1
             if self.round_shown >= 0:
-                self.status = (
-                    f"This gallery shows round {self.round_shown}, which is over: the run is in round "
-                    f"{loop.round_}, phase {loop.phase_!r}. {_next_step(loop)}"
-                )
+                self._sync_labels()
+                if event != "correct":  # a correction's own status says what it did
+                    self.status = (
+                        f"This gallery shows round {self.round_shown}, which is over: the run is in round "
+                        f"{loop.round_}, phase {loop.phase_!r}. {_next_step(loop)} Click a labeled item to "
+                        "correct its committed label."
+                    )
 
     def _check_current(self) -> None:
         if not self.is_current:
@@ -159,7 +180,7 @@ class CandidateGallery(anywidget.AnyWidget):
         ids = np.asarray(ids, dtype=np.int64)
         before = self.loop.pending_labels_
         self.loop.label(ids, np.full(len(ids), int(label)), source="person")
-        self._undo.append({int(i): before.get(int(i)) for i in ids})
+        self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}))
         self._sync_labels()
 
     def unlabel(self, ids) -> None:
@@ -168,15 +189,57 @@ class CandidateGallery(anywidget.AnyWidget):
         ids = np.asarray(ids, dtype=np.int64)
         before = self.loop.pending_labels_
         self.loop.unlabel(ids)
-        self._undo.append({int(i): before.get(int(i)) for i in ids})
+        self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}))
+        self._sync_labels()
+
+    def correct(self, ids, label: int) -> None:
+        """Correct the committed labels of ``ids``, items of this gallery's round, which is
+        over; undoable with :meth:`undo`.
+
+        The same call as ``loop.correct(ids, labels, source="person")``: the store keeps the
+        old and new label, when and by whom, and the next training uses the new label. An
+        item without a committed label is refused: a round that is over takes no new labels.
+        """
+        if self.is_current:
+            raise PhaseError(
+                f"Round {self.round_shown} is still open: label its items (click or keys); corrections are for "
+                "labels committed in rounds that are over."
+            )
+        ids = [int(i) for i in np.atleast_1d(ids)]
+        shown = {it["id"] for it in self.items}
+        if not set(ids) <= shown:
+            raise param_error(
+                "CandidateGallery.correct", "ids", "items shown in this gallery", sorted(set(ids) - shown)
+            )
+        committed = self.loop.store.labels(committed=True)
+        unlabeled = [i for i in ids if i not in committed]
+        if unlabeled:
+            raise PhaseError(
+                f"Item(s) {unlabeled} of round {self.round_shown} have no committed label, and a round that is over "
+                f"takes no new labels; nothing was stored. {_next_step(self.loop)}"
+            )
+        self.loop.correct(ids, [int(label)] * len(ids), source="person")
+        self._undo.append(("correct", {i: committed[i] for i in ids}))
         self._sync_labels()
 
     def undo(self) -> int:
-        """Undo this gallery's last label or unlabel action; returns how many items it restored."""
+        """Undo this gallery's last action (label, unlabel or correction); returns how many
+        items it restored."""
+        if not self.is_current and self.round_shown >= 0:
+            if not self._undo or self._undo[-1][0] != "correct":
+                raise PhaseError(
+                    f"Nothing to undo: round {self.round_shown} is over, and this gallery made no correction since."
+                )
+            _, previous = self._undo.pop()
+            for y in set(previous.values()):
+                back = [i for i, v in previous.items() if v == y]
+                self.loop.correct(back, [y] * len(back), source="person")
+            self._sync_labels()
+            return len(previous)
         self._check_current()
-        if not self._undo:
+        if not self._undo or self._undo[-1][0] != "label":
             raise PhaseError("Nothing to undo in this gallery.")
-        previous = self._undo.pop()
+        _, previous = self._undo.pop()
         back = [i for i, y in previous.items() if y is None]
         if back:
             self.loop.unlabel(back)
@@ -228,6 +291,14 @@ class CandidateGallery(anywidget.AnyWidget):
             elif kind == "unlabel":
                 self.unlabel(content["ids"])
                 self.status = f"removed {len(content['ids'])} labels"
+            elif kind == "correct":
+                old = {int(k): v for k, v in self.labels.items()}
+                self.correct(content["ids"], content["label"])
+                was = ", ".join(sorted({self._name(old[int(i)]) for i in content["ids"]}))
+                self.status = (
+                    f"corrected {len(content['ids'])} committed label(s) of round {self.round_shown}: {was} → "
+                    f"{self._name(content['label'])}; used from the next training on (kept in the label history)"
+                )
             elif kind == "undo":
                 self.status = f"undid the last action ({self.undo()} items)"
             elif kind == "commit":
@@ -241,7 +312,9 @@ class CandidateGallery(anywidget.AnyWidget):
                     self.poll()
                 return  # no action of the person's: no status, no acknowledgement
             else:
-                raise param_error("CandidateGallery", "message", "a label, unlabel, undo or commit message", kind)
+                raise param_error(
+                    "CandidateGallery", "message", "a label, unlabel, correct, undo or commit message", kind
+                )
         except (RarelabError, ValueError) as exc:
             # Shown in the widget, in red: a person must see why their action did nothing.
             self.status = f"error: {exc}"
