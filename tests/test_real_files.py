@@ -76,7 +76,8 @@ def test_walk_follows_linked_folders_once_and_names_every_other_file(tmp_path):
     assert "not an image" in reasons["notes.txt"]
     assert "pillow-heif" in reasons["IMG_0001.HEIC"]
     assert "broken link" in reasons["gone.png"]
-    assert "walked already" in reasons["loop"]
+    assert "loop" not in reasons  # a folder reached again is not walked again: no loop, no file twice
+    assert all("the same file as" in why for p, why in walk.skipped if "/again/" in p or "/batch2/" in p)
     assert ".DS_Store" not in reasons and "t.png" not in reasons  # hidden, as a file manager hides them
 
 
@@ -154,7 +155,7 @@ def test_answers_with_rows_not_reviewed_yet_store_the_others_and_say_so(demo, tm
     (tmp_path / "answers.csv").write_text("\n".join(answers) + "\n")
     assert main(["search", "label", str(run), "--csv", str(tmp_path / "answers.csv")]) == 0
     out = capsys.readouterr()
-    assert "Stored 1 labels" in out.out and "2 rows have no label and were skipped (lines 3, 4)" in out.err
+    assert "Stored 1 label " in out.out and "2 rows have no label and were skipped (lines 3, 4)" in out.err
 
 
 # -- a command that fails changes nothing -------------------------------------------------------
@@ -312,15 +313,19 @@ def test_compare_on_a_tree_with_damaged_files_leaves_them_out_and_lists_them(dem
     first = sorted(os.listdir(d.labeled))[0]
     (tree / first / "zero.png").write_bytes(b"")
     (tree / first / "truncated.png").write_bytes((rare_dir / "r0.png").read_bytes()[:60])
+    (tree / first / "broken.png").symlink_to(tmp_path / "gone.png")
+    (tree / first / "notes.txt").write_text("x")
     out = tmp_path / "out"
     args = ["compare", "--dataset", "image_folder", "--root", str(tree), "--rare-classes", d.rare]
     args += ["--learner", learner, "--input-size", "32", "--strategies", "rare-softmax", "--rounds", "1"]
     args += ["--per-class", "2", "--seeds", "1", "--out", str(out), "--quiet", "--epochs", "1"]
     assert main(args) == 0
-    assert "2 files of image_folder:tree cannot be decoded" in capsys.readouterr().err
+    assert "4 files of image_folder:tree cannot be read" in capsys.readouterr().err
     for folder in (out, out / "runs" / "rare-softmax" / "seed0"):
         with open(folder / "failed_files.csv", newline="") as fh:
-            assert sorted(Path(r["path"]).name for r in csv.DictReader(fh)) == ["truncated.png", "zero.png"]
+            rows = {Path(r["path"]).name: r["error"] for r in csv.DictReader(fh)}
+            assert sorted(rows) == ["broken.png", "notes.txt", "truncated.png", "zero.png"]
+            assert "broken link" in rows["broken.png"] and "not an image" in rows["notes.txt"]
     from rarelab.simulation import open_simulation
 
     with open_simulation(out / "runs" / "rare-softmax" / "seed0", progress=False) as sim:
@@ -343,3 +348,114 @@ def test_scan_adds_new_files_and_lists_new_strays(demo, tmp_path):
     with scan_pool(run, progress=False) as search:
         assert len(search.split.pool) == n + 1
     assert any(Path(r["path"]).name == "new.heic" for r in _failed_rows(run))
+
+
+@pytest.mark.slow
+def test_compare_on_a_manifest_naming_a_missing_file_leaves_it_out(demo, tmp_path, capsys):
+    d, _ = demo
+    rows = ["\ufeffpath;label"]  # as Excel saves "CSV UTF-8" in Europe
+    for folder in sorted(d.labeled.iterdir()):
+        rows += [f"{p};{folder.name}" for p in sorted(folder.iterdir())]
+    rows += [f"{d.rare_example};{d.rare}"] * 1 + [f"{tmp_path / 'gone.png'};{d.rare}"]
+    for i in range(4):
+        shutil.copy(d.rare_example, tmp_path / f"r{i}.png")
+        rows.append(f"r{i}.png;{d.rare}")  # relative to the manifest's folder
+    (tmp_path / "labels.csv").write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["compare", "--dataset", "manifest", "--root", str(tmp_path / "labels.csv"), "--rare-classes", d.rare]
+    args += ["--learner", "linear", "--input-size", "32", "--strategies", "rare-softmax", "--rounds", "1"]
+    args += ["--per-class", "2", "--seeds", "1", "--out", str(out), "--quiet"]
+    assert main(args) == 0, capsys.readouterr().err
+    with open(out / "failed_files.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [Path(r["path"]).name for r in rows] == ["gone.png"] and "cannot read" in rows[0]["error"]
+
+
+# -- what the newcomer review found ----------------------------------------------------------------
+@pytest.mark.slow
+def test_a_class_folder_whose_name_is_not_utf8_is_a_class(demo, tmp_path, capsys):
+    d, store = demo
+    labeled = tmp_path / "labeled"
+    shutil.copytree(d.labeled, labeled)
+    odd = os.fsdecode(b"caf\xe9 signs")
+    (labeled / sorted(os.listdir(labeled))[0]).rename(labeled / odd)
+    run = tmp_path / "run"
+    with _init(run, d, store, labeled=labeled) as search:
+        assert odd in search.dataset.classes
+        search.train().propose()
+        first = int(search.candidates_.ids[0])
+    (tmp_path / "a.csv").write_text(f"item_id,label\n{first},caf\ufffd signs\n", encoding="utf-8")  # as shown
+    assert main(["search", "label", str(run), "--csv", str(tmp_path / "a.csv")]) == 0, capsys.readouterr().err
+    with open_search(run, progress=False) as search:
+        assert search.dataset.classes[search.store.labels()[first]] == odd
+
+
+@pytest.mark.slow
+def test_relative_sources_work_from_any_folder_later(demo, tmp_path, monkeypatch, capsys):
+    d, store = demo
+    shutil.copytree(d.pool, tmp_path / "pool")
+    shutil.copytree(d.labeled, tmp_path / "labeled")
+    monkeypatch.chdir(tmp_path)
+    args = ["search", "init", "run", "--labeled", "labeled", "--pool", "pool", "--rare", d.rare]
+    args += ["--rare-example", f"{d.rare}={d.rare_example}", "--feature-store", str(store), "--input-size", "32"]
+    assert main([*args, "--per-class", "5", "--quiet"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["search", "scan", str(tmp_path / "run"), "--quiet"]) == 0, capsys.readouterr().err
+    again = [a if a not in ("labeled", "pool", "run") else str(tmp_path / a) for a in args]
+    assert main([*again, "--per-class", "5", "--quiet"]) == 0, capsys.readouterr().err  # the same search
+    rows = _failed_rows(tmp_path / "run")
+    assert all(os.path.isabs(r["path"]) for r in rows)
+
+
+@pytest.mark.slow
+def test_an_answer_row_whose_item_id_and_path_disagree_is_refused(demo, tmp_path, capsys):
+    d, store = demo
+    run = tmp_path / "run"
+    _init(run, d, store).close()
+    assert main(["search", "propose", str(run), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(run / "candidates.csv", newline="")))
+    (tmp_path / "a.csv").write_text(f"item_id,path,label\n{rows[0]['item_id']},{rows[1]['path']},not\n")
+    assert main(["search", "label", str(run), "--csv", str(tmp_path / "a.csv")]) == 2
+    assert "name different files" in capsys.readouterr().err
+    with open_search(run, progress=False) as search:
+        assert not search.store.labels()
+
+
+@pytest.mark.slow
+def test_classes_that_differ_only_in_case_are_two_with_a_warning(demo, tmp_path):
+    d, store = demo
+    labeled = tmp_path / "labeled"
+    shutil.copytree(d.labeled, labeled)
+    first = sorted(os.listdir(labeled))[0]
+    shutil.copytree(labeled / first, labeled / first.upper())
+    with pytest.warns(UserWarning, match="differ only in case"):
+        _init(tmp_path / "run", d, store, labeled=labeled).close()
+
+
+@pytest.mark.slow
+def test_propose_refuses_more_candidates_than_the_pool_holds(demo, tmp_path, capsys):
+    d, store = demo
+    run = tmp_path / "run"
+    _init(run, d, store).close()
+    assert main(["search", "propose", str(run), "--quiet", "--per-class", "500"]) == 2
+    assert "Pass --per-class" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_predict_names_files_as_given_and_says_what_it_skipped(demo, tmp_path, capsys):
+    d, store = demo
+    run = tmp_path / "run"
+    with _init(run, d, store) as search:
+        search.train().propose()
+    new = tmp_path / "new"
+    new.mkdir()
+    _png(new / "a.png")
+    (new / "link.png").symlink_to(d.rare_example)
+    (new / "notes.txt").write_text("x")
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(new), "--out", str(out)]) == 0
+    with open(out, newline="") as fh:
+        assert sorted(Path(r["path"]).name for r in csv.DictReader(fh)) == ["a.png", "link.png"]
+    assert "skipped" in capsys.readouterr().err

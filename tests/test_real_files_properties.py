@@ -22,6 +22,7 @@ from PIL import Image
 from rarelab.data import write_demo_folders
 from rarelab.exceptions import RarelabError
 from rarelab.search import init_search
+from rarelab.utils import printable_path
 
 pytestmark = pytest.mark.slow
 
@@ -66,13 +67,18 @@ def _write(path: Path, kind: str, k: int) -> None:
 SUFFIX = {"jpg": ".jpg", "txt": ".txt", "heic": ".heic"}
 
 
-def _make_pool(root: Path, entries) -> tuple[set, set]:
+def _shown(path) -> str:
+    """A file by its name (unique in a generated tree), bytes that are not UTF-8 as U+FFFD."""
+    return printable_path(os.path.basename(path))
+
+
+def _make_pool(root: Path, entries, tag: str = "") -> tuple[set, set]:
     """Write the entries; returns (files a file manager lists, the decodable ones among them)."""
     listed, good = set(), set()
     for k, (folder, stem, kind) in enumerate(entries):
         d = root.joinpath(*[p for p in folder.split("/") if p])
         d.mkdir(parents=True, exist_ok=True)
-        name = f"{stem}{k}{SUFFIX.get(kind, '.png')}"
+        name = f"{tag}{stem}{k}{SUFFIX.get(kind, '.png')}"
         if kind == "hidden":
             (d / f".{name}").write_text("x")
             continue
@@ -81,9 +87,9 @@ def _make_pool(root: Path, entries) -> tuple[set, set]:
             path.symlink_to(root / f"missing{k}.png")
         else:
             _write(path, kind, k)
-        listed.add(os.path.realpath(path))
+        listed.add(_shown(path))
         if kind in GOOD:
-            good.add(os.path.realpath(path))
+            good.add(_shown(path))
     return listed, good
 
 
@@ -100,7 +106,7 @@ def test_every_listed_file_is_an_item_or_a_failure_and_failures_never_reach_trai
     if link:  # a linked folder (and a loop back to the pool)
         outside = work / "outside"
         outside.mkdir()
-        more, more_good = _make_pool(outside, entries[:3])
+        more, more_good = _make_pool(outside, entries[:3], tag="out-")
         listed |= more
         good |= more_good
         (pool / "linked").symlink_to(outside, target_is_directory=True)
@@ -125,10 +131,10 @@ def test_every_listed_file_is_an_item_or_a_failure_and_failures_never_reach_trai
     assert len(good) >= per_class
     with search:
         paths = search.dataset.paths
-        items = {os.path.realpath(paths[i]) for i in search.split.pool}
+        items = {_shown(paths[i]) for i in search.split.pool}
         with open(run / "failed_files.csv", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             rows = list(csv.DictReader(fh))
-        failed = {os.path.realpath(r["path"]) for r in rows if r["error"]}
+        failed = {_shown(r["path"]) for r in rows if r["error"]}
         failed_ids = {int(r["item_id"]) for r in rows if r["item_id"]}
         assert listed <= items | failed  # every listed file: an item or a failure with its reason
         assert items == good  # exactly the decodable ones are in the pool

@@ -178,7 +178,7 @@ def test_answers_by_bare_name_unique_suffix_and_excel_semicolons(stub, tmp_path)
 
 def test_an_ambiguous_bare_name_stores_nothing_and_lists_the_candidates(stub, tmp_path):
     f = _write(tmp_path / "a.csv", "path,label\n0.png,not\nx.png,not\n")
-    with pytest.raises(InvalidParameterError, match=r"1 bad rows; nothing was stored. line 3: 'x.png' fits 2 files"):
+    with pytest.raises(InvalidParameterError, match=r"1 bad row; nothing was stored. line 3: 'x.png' fits 2 files"):
         parse_label_csv(stub, f)
 
 

@@ -7,6 +7,7 @@ is a few calls of the core (``rarelab.comparison``, ``rarelab.search``, ...).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import warnings
@@ -27,6 +28,9 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return COMMANDS[a.command](a)
+    except BrokenPipeError:  # `rarelab ... | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (RarelabError, OSError, json.JSONDecodeError, sqlite3.Error) as exc:
         kind = "" if isinstance(exc, RarelabError) else type(exc).__name__ + ": "
         print(f"rarelab: error: {kind}{exc}", file=sys.stderr)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from .. import search as S
 from ..comparison import build_report, compare
-from ..data import dataset_summary, get_dataset, list_datasets, list_images
+from ..data import dataset_summary, get_dataset, list_datasets, walk_images
 from ..exceptions import DataUnavailableError
 from ..features import list_backbones, list_engines
 from ..learners import list_learners
 from ..reporting import format_table, read_metrics, summary_table
 from ..simulation import open_simulation
 from ..strategies import list_strategies
+from ..utils import printable_path
 from ._parser import config_from_args
 
 _SEARCH_SETTINGS = {
@@ -102,7 +103,9 @@ def _search_propose(search, a) -> int:
 
 def _search_label(search, a) -> int:
     n = S.label_from_csv(search, a.csv)
-    print(f"Stored {n} labels ({len(search.pending_labels_)} waiting for commit in round {search.round_}).")
+    print(
+        f"Stored {n} label{'s' * (n != 1)} ({len(search.pending_labels_)} waiting for commit in round {search.round_})."
+    )
     return 0
 
 
@@ -142,7 +145,16 @@ def cmd_predict(a) -> int:
     missing = [f for f in a.files if not Path(f).exists()]
     if missing:
         raise DataUnavailableError(f"No such files or folders: {missing[:5]}.")
-    files = [f for arg in a.files for f in (list_images(arg) if Path(arg).is_dir() else [arg])]
+    files, skipped = [], []
+    for arg in a.files:
+        if Path(arg).is_dir():
+            walk = walk_images(arg)
+            files += walk.images
+            skipped += walk.skipped
+        else:
+            files.append(arg)
+    for p, why in skipped:
+        print(f"rarelab: skipped {printable_path(p)}: {why}", file=sys.stderr)
     with S.open_search(a.run_dir, progress=False) as search:
         if a.out:
             with open(a.out, "w", newline="") as out:
@@ -150,7 +162,7 @@ def cmd_predict(a) -> int:
         else:
             failed = S.write_predictions(search, files, sys.stdout)
     for p, err in failed:
-        print(f"rarelab: skipped unreadable {p}: {err}", file=sys.stderr)
+        print(f"rarelab: skipped unreadable {printable_path(p)}: {err}", file=sys.stderr)
     return 0
 
 

@@ -273,7 +273,7 @@ def _add_search_parser(sub) -> None:
         metavar="[NAME=]FILE",
         help="an example or clean template of a rare class with no folder in --labeled; repeatable. "
         "NAME is one of the --rare names (it may hold '=' or ','); a bare FILE belongs to the one rare "
-        "class without an example",
+        "class without an example (a file whose name starts with -: --rare-example=NAME=-x.png or ./-x.png)",
     )
     ini.add_argument("--val", help="labeled validation set (folder or manifest): rare-class F1 is reported with it")
     ini.add_argument(

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ..utils import cache_dir, dataset_key, write_atomic
 from ._decode import DECODER_VERSION, iter_decoded
 from ._files import FileDataset
+from ._walk import FileKey
 
 CHECK_SIZE = 32  # decoding at a small side is enough to find what fails (JPEGs decode at reduced scale)
 
@@ -49,18 +50,32 @@ def find_undecodable(paths, *, num_workers: int | None = 0, progress: bool = Tru
 
 
 def drop_undecodable(dataset, *, num_workers: int | None = None, progress: bool = True):
-    """``(dataset without the files that cannot be decoded, [(path, reason), ...])``.
+    """``(dataset without the files that cannot be read, [(path, reason), ...])``.
 
-    The policy of every run on files: an undecodable file is left out of every part of the
-    split (never trained on, queried or shown), and listed. Only :class:`FileDataset` has
-    files; other datasets come back as they are. The check runs once per set of files
-    (path, size, mtime): its result is cached under ``$RARELAB_CACHE_DIR/decode-checks``,
-    and the returned dataset carries the list as ``dataset.undecodable``.
+    The policy of every run on files: a file that does not exist, cannot be opened or
+    cannot be decoded is left out of every part of the split (never trained on, queried
+    or shown) and listed with its reason, together with the files its folder walk listed
+    but did not read (``dataset.skipped_files``: not images, broken links). Only
+    :class:`FileDataset` has files; other datasets come back as they are. The decode check
+    runs once per set of files (path, size, mtime): its result is cached under
+    ``$RARELAB_CACHE_DIR/decode-checks``. The returned dataset carries the list as
+    ``dataset.left_out``.
     """
     if not isinstance(dataset, FileDataset):
         return dataset, []
-    if getattr(dataset, "undecodable", None) is not None:  # checked already
-        return dataset, dataset.undecodable
+    if getattr(dataset, "left_out", None) is not None:  # checked already
+        return dataset, dataset.left_out
+    listed = list(getattr(dataset, "skipped_files", []))
+    keys, keep = [], []
+    for i, path in enumerate(dataset.paths):
+        try:
+            keys.append(FileKey.of(path))
+            keep.append(i)
+        except OSError as exc:  # a manifest row naming a missing file, a broken link
+            listed.append((path, f"cannot read: {exc.strerror or exc}"))
+    if len(keep) < len(dataset):
+        dataset = dataset.subset(keep)
+    dataset._keys = keys
     fingerprint, _ = dataset_key(dataset)
     cache = cache_dir("decode-checks") / f"{fingerprint}-decode{DECODER_VERSION}.json"
     try:
@@ -68,8 +83,8 @@ def drop_undecodable(dataset, *, num_workers: int | None = None, progress: bool 
     except (OSError, ValueError):
         failed = find_undecodable(dataset.paths, num_workers=num_workers, progress=progress)
         write_atomic(cache, json.dumps({str(k): v for k, v in sorted(failed.items())}))
-    listed = [(dataset.paths[i], failed[i]) for i in sorted(failed)]
+    listed += [(dataset.paths[i], failed[i]) for i in sorted(failed)]
     if failed:
         dataset = dataset.subset([i for i in range(len(dataset)) if i not in failed])
-    dataset.undecodable = listed
+    dataset.left_out = listed
     return dataset, listed

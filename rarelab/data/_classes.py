@@ -13,13 +13,14 @@ import unicodedata
 
 import numpy as np
 
-from ..utils import check_int, param_error
+from ..utils import check_int, param_error, printable_path
 from ._splits import rarest_classes
 
 
 def class_key(text) -> str:
-    """A class name as :func:`find_class` compares it: NFC, case-folded, words single-spaced."""
-    return " ".join(unicodedata.normalize("NFC", str(text)).casefold().split())
+    """A class name as :func:`find_class` compares it: NFC, case-folded, words single-spaced,
+    and bytes that are not UTF-8 (a folder name from an old share) as U+FFFD, as tables show them."""
+    return " ".join(unicodedata.normalize("NFC", printable_path(str(text))).casefold().split())
 
 
 def clean_name(text) -> str:

@@ -72,6 +72,7 @@ class FileDataset(torch.utils.data.Dataset):
         self.transform = transform
         self.target_transform = target_transform
         self.templates = None
+        self.skipped_files: list[tuple[str, str]] = []  # listed by a folder walk, not read
 
     @property
     def targets(self) -> np.ndarray:

@@ -10,12 +10,19 @@ from ..exceptions import DataUnavailableError
 from ..utils import check_int, param_error
 from ._files import FileDataset
 from ._tables import read_manifest
-from ._walk import IMAGE_SUFFIXES, list_images
+from ._walk import IMAGE_SUFFIXES, walk_images
 
 
 def class_folders(root) -> tuple[list[str], list[str], np.ndarray]:
     """``(classes, paths, targets)`` of a ``root/<class name>/...`` tree (files read recursively
     inside each class folder); class ids follow the sorted folder names."""
+    classes, paths, targets, _ = walk_class_folders(root)
+    return classes, paths, targets
+
+
+def walk_class_folders(root) -> tuple[list[str], list[str], np.ndarray, list[tuple[str, str]]]:
+    """:func:`class_folders`, plus ``(path, reason)`` of every file the walk listed but did
+    not read (:func:`walk_images`' skipped files, and files outside the class folders)."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataUnavailableError(
@@ -23,26 +30,28 @@ def class_folders(root) -> tuple[list[str], list[str], np.ndarray]:
             "which does not exist or is not a folder."
         )
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    paths, targets = [], []
+    paths, targets, skipped = [], [], []
     for k, c in enumerate(classes):
-        files = list_images(root / c)
-        paths += files
-        targets += [k] * len(files)
+        walk = walk_images(root / c)
+        paths += walk.images
+        targets += [k] * len(walk.images)
+        skipped += walk.skipped
+    loose = [p for p in sorted(root.iterdir()) if not p.name.startswith(".") and not p.is_dir()]
+    skipped += [(str(p.absolute()), "not inside a class folder (root/<class name>/...)") for p in loose]
     if not paths:
-        loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         hint = (
             (
                 " The images lie directly in it: a labeled set needs one subfolder per class (an unlabeled "
                 "pool is passed as `--pool` / init_search(pool=...) instead)."
             )
-            if loose
+            if any(p.suffix.lower() in IMAGE_SUFFIXES for p in loose)
             else ""
         )
         raise DataUnavailableError(
             f"No images under {str(root)!r}: expected root/<class name>/*.png or *.jpg "
             f"(suffixes {sorted(IMAGE_SUFFIXES)}).{hint}"
         )
-    return classes, paths, np.asarray(targets, dtype=np.int64)
+    return classes, paths, np.asarray(targets, dtype=np.int64), skipped
 
 
 def _folder_groups(root: Path, paths, groups) -> np.ndarray | None:
@@ -112,9 +121,9 @@ def image_folder(root, *, image_size: int = 96, groups=None, transform=None, pro
     >>> ds = image_folder("my_photos/")  # doctest: +SKIP
     """
     image_size = check_int("image_folder", "image_size", image_size, low=8, high=1024)
-    classes, paths, targets = class_folders(root)
+    classes, paths, targets, skipped = walk_class_folders(root)
     root = Path(root).expanduser()
-    return FileDataset(
+    dataset = FileDataset(
         paths,
         classes,
         targets=targets,
@@ -123,3 +132,5 @@ def image_folder(root, *, image_size: int = 96, groups=None, transform=None, pro
         name=f"image_folder:{root.name}",
         transform=transform,
     )
+    dataset.skipped_files = skipped
+    return dataset

@@ -161,7 +161,7 @@ def _check_decoded(path: Path, cells) -> None:
             f"'CSV (Comma delimited)' file (read as Windows-1252 it would say "
             f"{raw.decode('cp1252', errors='replace')!r}); rarelab does not guess encodings. "
             "Save it again as 'CSV UTF-8 (Comma delimited)' (Excel) or as UTF-8 text, "
-            "or pass encoding='cp1252' to read_table.",
+            "or, in Python, pass encoding='cp1252' to rarelab.data.read_table.",
             line=line,
             column=column,
         )
@@ -328,7 +328,7 @@ class PathIndex:
                 f"{text!r} fits {len(hits)} files of this search ({shown}); write more of its path to pick one"
             )
         raise LookupError(
-            f"{text!r} is not a file of this search (relative paths are read from {str(base)!r}, "
+            f"{text!r} is not a file of this search (relative paths are read from {os.path.abspath(base)!r}, "
             "the table's folder; a file name or the end of a path must fit exactly one file)"
         )
 

@@ -7,6 +7,7 @@ their size and mtime (the feature store's key).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,10 +60,11 @@ def is_image(path) -> bool:
 class Walk:
     """What :func:`walk_images` found under a folder.
 
-    ``images`` are absolute paths of image files (symbolic links resolved, so a file
-    reached twice is listed once), sorted. ``skipped`` are ``(path, reason)`` pairs of the
-    files and folders that are listed but not images rarelab reads: a text file, a HEIC
-    photo, a broken link, a folder that cannot be opened, a link that loops back.
+    ``images`` are absolute paths of image files as they were reached (links are not
+    resolved, so paths are those a person sees; a file reached twice is listed once),
+    sorted. ``skipped`` are ``(path, reason)`` pairs of the files and folders that are
+    listed but not images rarelab reads: a text file, a HEIC photo, a broken link, a
+    folder that cannot be opened, a second link to a file listed already.
     """
 
     images: list[str]
@@ -95,10 +97,10 @@ def walk_images(root, *, recursive: bool = True) -> Walk:
     DataUnavailableError
         ``root`` is not a folder.
     """
-    root = Path(root).expanduser()
+    root = Path(os.path.abspath(Path(root).expanduser()))  # absolute, links kept: the paths a person sees
     if not root.is_dir():
         raise DataUnavailableError(f"{str(root)!r} is not a folder (or does not exist).")
-    images: dict[str, None] = {}
+    images: dict[str, str] = {}  # real path -> the first path it was reached by
     skipped: list[tuple[str, str]] = []
     seen_dirs: set[tuple[int, int]] = set()
 
@@ -107,8 +109,7 @@ def walk_images(root, *, recursive: bool = True) -> Walk:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=failed_listing, followlinks=True):
         st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen_dirs:  # a link back to a folder walked already
-            skipped.append((dirpath, "folder walked already through another path (a link): its files are listed once"))
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a link back to a folder walked already: no loop, no file twice
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
@@ -117,15 +118,20 @@ def walk_images(root, *, recursive: bool = True) -> Walk:
             if _is_hidden(name):
                 continue
             path = os.path.join(dirpath, name)
-            if not os.path.exists(path):
-                skipped.append((path, "broken link: its target does not exist"))
-            elif not os.path.isfile(path):
+            try:
+                is_file = stat.S_ISREG(os.stat(path).st_mode)
+            except OSError as exc:  # a link to nowhere, or links in a loop
+                skipped.append((path, f"broken link: {exc.strerror}" if os.path.islink(path) else str(exc)))
+                continue
+            if not is_file:
                 skipped.append((path, "not a regular file"))
-            elif is_image(name):
-                images.setdefault(str(Path(path).resolve()))
-            else:
+            elif not is_image(name):
                 skipped.append((path, skip_reason(name)))
-    return Walk(sorted(images), skipped)
+            else:
+                first = images.setdefault(os.path.realpath(path), path)
+                if first != path:
+                    skipped.append((path, f"the same file as {first} (a link): listed once"))
+    return Walk(sorted(images.values()), skipped)
 
 
 def list_images(root, *, recursive: bool = True) -> list[str]:

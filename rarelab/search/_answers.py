@@ -93,6 +93,11 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     index = PathIndex(paths)
     classes = list(search.dataset.classes)
     ids, labels, errors, lines, unanswered = [], [], [], [], []
+    name = (
+        (lambda i: repr(printable_path(paths[i])) if 0 <= i < len(paths) else f"item {i}")
+        if paths
+        else (lambda i: f"item {i}")
+    )
     for n, r in zip(table.lines, table.rows):
         if not r["label"].strip():  # a row of candidates.csv not reviewed yet
             unanswered.append(n)
@@ -104,6 +109,17 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
             except ValueError:
                 errors.append(f"line {n}: item_id {r['item_id']!r} is not an int")
                 continue
+            if r.get("path", "").strip():  # both given (rows re-sorted by hand?): they must agree
+                try:
+                    named = index.find(r["path"], base=table.path.parent)
+                except LookupError:
+                    named = item  # a path from another machine: the item_id decides
+                if named != item:
+                    errors.append(
+                        f"line {n}: item_id {item} and path {r['path'].strip()!r} name different files "
+                        f"({name(item)} and {name(named)})"
+                    )
+                    continue
         elif r.get("path", "").strip():
             try:
                 item = index.find(r["path"], base=table.path.parent)
@@ -121,8 +137,13 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
         labels.append(label)
         lines.append(n)
     pool = set(np.asarray(search.split.pool).tolist())
-    name = (lambda i: repr(paths[i]) if 0 <= i < len(paths) else f"item {i}") if paths else (lambda i: f"item {i}")
-    errors += [f"line {n}: {name(i)} is not a pool file of this search" for i, n in zip(ids, lines) if i not in pool]
+    unreadable = getattr(search, "unreadable_", {})
+    errors += [
+        f"line {n}: {name(i)} "
+        + ("cannot be decoded (see failed_files.csv)" if i in unreadable else "is not a pool file of this search")
+        for i, n in zip(ids, lines)
+        if i not in pool
+    ]
     first: dict[int, tuple[int, int]] = {}
     keep = []
     for k, (i, y, n) in enumerate(zip(ids, labels, lines)):
@@ -134,7 +155,8 @@ def parse_label_csv(search: ActiveLoop, path) -> tuple[np.ndarray, np.ndarray]:
     ids, labels = [ids[k] for k in keep], [labels[k] for k in keep]
     if errors:
         raise InvalidParameterError(
-            f"{str(table.path)!r} has {len(errors)} bad rows; nothing was stored. " + "; ".join(errors[:5])
+            f"{str(table.path)!r} has {len(errors)} bad row{'s' * (len(errors) != 1)}; nothing was stored. "
+            + "; ".join(errors[:5])
         )
     if unanswered:
         warnings.warn(
@@ -194,7 +216,10 @@ def propose_candidates(search: ActiveLoop, *, per_class: int | None = None) -> t
     ``per_class`` overrides the search's N for this and later proposals.
     """
     if per_class is not None:
-        search.per_class = check_int("propose_candidates", "per_class", per_class, low=1)
+        fit = max(1, len(search.pool_ids_) // len(search.rare_classes))
+        search.per_class = check_int(
+            "propose_candidates", "per_class", per_class, low=1, high=fit, hint=f"Pass --per-class {fit} or fewer."
+        )
     if search.phase_ == "train":
         search.train()
     if search.phase_ == "propose":

@@ -205,6 +205,6 @@ def _stat_all(paths, owner: str, name: str) -> list[FileKey]:
             missing.append(p)
     if missing:
         raise DataUnavailableError(
-            f"The '{name}' parameter of {owner} names {len(missing)} files that cannot be read, e.g. {missing[:3]}."
+            f"The '{name}' parameter of {owner} names {len(missing)} files that do not exist or cannot be read, e.g. {missing[:3]}."
         )
     return keys

@@ -39,14 +39,17 @@ class ItemTable:
         self._db.close()
 
     def classes(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT name FROM classes ORDER BY id")]
+        return [path_from_sql(r[0]) for r in self._db.execute("SELECT name FROM classes ORDER BY id")]
 
     def write(self, classes, keys, parts, labels, skipped=()) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             for table in ("items", "classes", "skipped", "undecodable", "checked"):
                 self._db.execute(f"DELETE FROM {table}")
-            self._db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(classes)))
+            # class names are folder names: kept as exactly as file names
+            self._db.executemany(
+                "INSERT INTO classes VALUES (?, ?)", [(i, path_to_sql(c)) for i, c in enumerate(classes)]
+            )
             self._db.executemany(
                 "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)",
                 [

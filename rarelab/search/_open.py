@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import warnings
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ def init_search(
     >>> cand = search.train().propose()                                                    # doctest: +SKIP
     """
     run_dir = Path(run_dir)
-    pool = [str(pool)] if isinstance(pool, (str, Path)) else [str(p) for p in pool]
+    pool = [_absolute(pool)] if isinstance(pool, (str, Path)) else [_absolute(p) for p in pool]
     rare = SearchConfig.rare_names(rare, labeled=labeled, rare_examples=rare_examples)
     known = set(SearchConfig.__dataclass_fields__) - {"pool", "rare", "labeled", "rare_examples", "val", "kind"}
     unknown = sorted(set(settings) - known)
@@ -78,9 +79,9 @@ def init_search(
     config = SearchConfig(
         pool=pool,
         rare=rare,
-        labeled=None if labeled is None else str(labeled),
+        labeled=None if labeled is None else _absolute(labeled),
         rare_examples=parse_rare_examples(rare_examples, rare),
-        val=None if val is None else str(val),
+        val=None if val is None else _absolute(val),
         **settings,
     ).validate()
     wanted = json.loads(json.dumps(asdict(config)))
@@ -100,13 +101,25 @@ def init_search(
     return search
 
 
+def _shown(value) -> str:
+    return "the default" if value is None else repr(value)
+
+
+def _absolute(source) -> str:
+    """A source as stored in ``config.json``: absolute (links kept), so later commands work
+    from any folder."""
+    if isinstance(source, tuple):  # (paths, labels) given in Python
+        return source
+    return os.path.abspath(os.path.expanduser(str(source)))
+
+
 def _reopen_with(run_dir: Path, wanted: dict, *, progress: bool) -> ActiveLoop:
     """``init`` on an existing run: reopen it, updating runtime settings; refuse other changes."""
     stored = _read_config(run_dir)
     changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
     fixed = [k for k in changed if k not in RUNTIME_SETTINGS]
     if fixed:
-        diff = "; ".join(f"{k}: {stored.get(k)!r} stored, {wanted.get(k)!r} given" for k in fixed)
+        diff = "; ".join(f"{k}: {_shown(stored.get(k))} stored, {_shown(wanted.get(k))} given" for k in fixed)
         raise InvalidParameterError(
             f"The run directory {str(run_dir)!r} holds a search with other settings ({diff}); nothing was "
             "changed. Choose a new run directory for these settings, or reopen this one with "
@@ -229,7 +242,7 @@ def _open(run_dir: Path, config: SearchConfig, *, progress: bool, new: bool = Fa
     if len(added):
         store.extend_pool(added)  # files added to the pool since (scan_pool)
     store.close()
-    return ActiveLoop(
+    loop = ActiveLoop(
         dataset=dataset,
         split=split,
         learner=learner,
@@ -241,6 +254,8 @@ def _open(run_dir: Path, config: SearchConfig, *, progress: bool, new: bool = Fa
         name=config.strategy,
         seed=config.seed,
     )
+    loop.unreadable_ = failed  # item id -> reason: answers naming them are told why
+    return loop
 
 
 def _fitting_per_class(config: SearchConfig, n_pool: int, n_rare: int, run_dir: Path, *, new: bool) -> int:
@@ -306,7 +321,7 @@ def scan_pool(run_dir, *, progress: bool = True) -> ActiveLoop:
         keys, _, _ = table.read()
         have = {k.path for k in keys}
         paths, skipped = pool_files(config.pool)
-        new_keys, unreadable = stat_pool([p for p in paths if p not in have])
+        new_keys, unreadable = stat_pool([p for p in paths if os.path.realpath(p) not in have])
         table.append_pool(new_keys, skipped + unreadable)
     finally:
         table.close()

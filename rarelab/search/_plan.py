@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import FileKey, class_hint, decode_image, find_class, image_sources, is_image, resolve_classes, walk_images
+from ..data import (
+    FileKey,
+    class_hint,
+    class_key,
+    decode_image,
+    find_class,
+    image_sources,
+    is_image,
+    resolve_classes,
+    walk_images,
+)
 from ..exceptions import DataUnavailableError
 from ..utils import param_error, printable_path
 from ._config import SearchConfig, _stat_all, parse_rare_examples, read_labeled_source
@@ -22,7 +34,12 @@ def pool_files(sources) -> tuple[list[str], list[tuple[str, str]]]:
             skipped += walk.skipped
         else:
             paths += image_sources(src)
-    return list(dict.fromkeys(paths)), skipped
+    unique: dict[str, str] = {}  # real path -> the first path it was listed by
+    for p in paths:
+        first = unique.setdefault(os.path.realpath(p), p)
+        if first != p:
+            skipped.append((p, f"the same file as {first}: listed once"))
+    return list(unique.values()), skipped
 
 
 def stat_pool(paths) -> tuple[list[FileKey], list[tuple[str, str]]]:
@@ -60,6 +77,21 @@ def _check_examples(examples: dict[str, list[str]]) -> None:
                 ) from None
 
 
+def _warn_near_duplicates(classes) -> None:
+    """Classes that differ only in case are two classes (the name rule); say so, as a
+    spreadsheet with both spellings is more often a typo than a choice."""
+    by_key: dict[str, list[str]] = {}
+    for c in classes:
+        by_key.setdefault(class_key(c), []).append(c)
+    for same in (v for v in by_key.values() if len(v) > 1):
+        warnings.warn(
+            f"The labeled set has classes that differ only in case {same}: they are {len(same)} classes. "
+            "If they are one, write them alike.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 @dataclass
 class SearchPlan:
     classes: list
@@ -80,6 +112,7 @@ def plan_search(config: SearchConfig) -> SearchPlan:
         raise param_error("init_search", "rare_examples", f"examples of the rare classes {rare_names}", unknown)
     skipped = _labeled_skipped(config.labeled, seed_paths) + _labeled_skipped(config.val, val_paths)
     classes = sorted(set(seed_names))
+    _warn_near_duplicates(classes)
     classes += [r for r in rare_names if r not in classes]  # a rare class with no folder yet
     example_files = [f for files in examples.values() for f in files]
     _stat_all(example_files, "init_search", "rare_examples")  # a missing example is named as one
@@ -96,7 +129,8 @@ def plan_search(config: SearchConfig) -> SearchPlan:
             "rare",
             "rare classes with at least one labeled example",
             empty,
-            "Give one with --rare-example NAME=FILE (or rare_examples={NAME: FILE}).",
+            "Give one with --rare-example NAME=FILE (or rare_examples={NAME: FILE})"
+            + "".join(f"; {name!r}: {class_hint(name, sorted(set(seed_names)))}" for name in empty),
         )
     if len(set(seed_names)) < 2:
         raise param_error(
@@ -113,8 +147,8 @@ def plan_search(config: SearchConfig) -> SearchPlan:
             "init_search", "val", f"classes of the labeled set {classes}", bad_val, class_hint(bad_val[0], classes)
         )
     pool_paths, pool_skipped = pool_files(config.pool)
-    known = set(seed_paths) | set(val_paths)
-    pool_paths = [p for p in pool_paths if p not in known]  # a file is labeled or in the pool
+    known = {os.path.realpath(p) for p in seed_paths + val_paths}
+    pool_paths = [p for p in pool_paths if os.path.realpath(p) not in known]  # a file is labeled or in the pool
     pool_keys, unreadable = stat_pool(pool_paths)
     skipped += pool_skipped + unreadable
     if not pool_keys:

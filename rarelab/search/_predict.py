@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def predict_files(search: ActiveLoop, files) -> tuple[list[str], np.ndarray, lis
             "`rarelab search propose` (or search.train()) first."
         )
     size = learner.input_side()
-    paths = [str(Path(f).expanduser().resolve()) for f in files]
+    paths = [os.path.abspath(os.path.expanduser(f)) for f in files]  # as given: links kept
     images, failed = load_images(paths, size)
     bad = {i for i, _ in failed}
     keep = [i for i in range(len(paths)) if i not in bad]
@@ -49,7 +50,7 @@ def status(search: ActiveLoop) -> str:
     lines = [
         f"round {search.round_}, phase {search.phase_!r} (next: {_NEXT_STEP[search.phase_]})",
         f"items: {len(s.train)} seed, {len(s.val)} validation, {len(search.pool_ids_)} unlabeled in the pool, "
-        f"{failed} unreadable (failed_files.csv)",
+        f"{failed[0]} unreadable; {failed[1]} other files listed but not read (failed_files.csv)",
         f"rare classes: {', '.join(names[c] for c in search.rare_classes)}",
         f"labels: {len(committed)} committed ({', '.join(f'{k}: {v}' for k, v in found.items())} rare found), "
         f"{len(pending)} waiting for commit",
@@ -65,13 +66,16 @@ def status(search: ActiveLoop) -> str:
     return "\n".join(lines)
 
 
-def _failed_files(run_dir) -> int:
-    """Rows of ``failed_files.csv`` (written each time the search is opened)."""
+def _failed_files(run_dir) -> tuple[int, int]:
+    """Rows of ``failed_files.csv`` (written each time the search is opened): files that are
+    items but cannot be decoded, and files listed in a source but not read (not images)."""
     path = None if run_dir is None else Path(run_dir) / "failed_files.csv"
     if path is None or not path.is_file():
-        return 0
-    with open(path, newline="") as fh:
-        return max(0, sum(1 for _ in csv.reader(fh)) - 1)
+        return 0, 0
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    items = sum(1 for r in rows if r.get("item_id"))
+    return items, len(rows) - items
 
 
 def write_predictions(search: ActiveLoop, files, out) -> list[tuple[str, str]]:

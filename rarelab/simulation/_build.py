@@ -93,16 +93,17 @@ def spawn_seeds(seed: int) -> tuple[int, int, int]:
 
 def load_dataset(config: SimulationConfig, *, dataset=None, progress: bool = True):
     """``config``'s dataset (``dataset`` when given, already loaded), files that cannot be
-    decoded left out: they never reach a split, training or a gallery. They are listed in
-    ``dataset.undecodable`` and each run's ``failed_files.csv``, and a warning counts them."""
+    read left out (:func:`~rarelab.data.drop_undecodable`): they never reach a split,
+    training or a gallery. They are listed in ``dataset.left_out`` and each run's
+    ``failed_files.csv``, and a warning counts them."""
     if dataset is None:
         dataset = get_dataset(config.dataset, root=config.root, **config.dataset_kwargs)
-    checked = getattr(dataset, "undecodable", None) is not None
+    checked = getattr(dataset, "left_out", None) is not None
     dataset, failed = drop_undecodable(dataset, progress=progress)
     if failed and not checked:
         path, why = failed[0]
         warnings.warn(
-            f"{len(failed)} files of {dataset.name} cannot be decoded and are left out of every part of the split "
+            f"{len(failed)} files of {dataset.name} cannot be read and are left out of every part of the split "
             f"(listed in each run's failed_files.csv), e.g. {printable_path(path)!r}: {why}",
             RuntimeWarning,
             stacklevel=2,
@@ -111,8 +112,8 @@ def load_dataset(config: SimulationConfig, *, dataset=None, progress: bool = Tru
 
 
 def write_failed_files(folder: Path, dataset) -> None:
-    """``folder/failed_files.csv``: the files of ``dataset`` left out because they cannot be decoded."""
-    failed = getattr(dataset, "undecodable", None)
+    """``folder/failed_files.csv``: the files of ``dataset`` left out, with the reason."""
+    failed = getattr(dataset, "left_out", None)
     if not failed:
         return
     buf = io.StringIO()

@@ -41,12 +41,13 @@ def derive_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def check_int(owner: str, name: str, value, *, low: int | None = None, high: int | None = None) -> int:
+def check_int(owner: str, name: str, value, *, low: int | None = None, high: int | None = None, hint: str = "") -> int:
+    """``value`` as an int in ``[low, high]``; otherwise the standard error (plus ``hint``)."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and (low is None or value >= low) and (high is None or value <= high):
         return int(value)
     rng = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-    raise param_error(owner, name, f"an int in {rng}", value)
+    raise param_error(owner, name, f"an int in {rng}", value, hint)
 
 
 def check_probabilities(proba, *, owner: str, name: str = "proba", n_classes: int | None = None) -> np.ndarray:
