@@ -65,7 +65,11 @@ def lab_session(root: Path, *, env: dict | None = None, timeout: float = 90.0):
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     log = open(root / "jupyter.log", "w")
-    proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    # Settings and workspaces of this session only: a theme switched by one test stays out of the next.
+    own = {"JUPYTERLAB_SETTINGS_DIR": str(root / ".lab-settings"), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab-ws")}
+    proc = subprocess.Popen(
+        cmd, cwd=root, env={**os.environ, **own, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

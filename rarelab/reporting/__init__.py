@@ -24,8 +24,11 @@ from ._report import (
     summary_table,
     write_report,
 )
+from ._theme import follow_notebook_theme, theme_css
 
 __all__ = [
+    "follow_notebook_theme",
+    "theme_css",
     "METRIC_COLUMNS",
     "PALETTE",
     "auc_table",

@@ -6,6 +6,8 @@ import functools
 
 import ipywidgets as W
 
+from ..reporting import theme_css
+
 
 def shows_errors(output):
     """Decorate a callback so its exceptions appear in ``output`` instead of vanishing.
@@ -29,18 +31,8 @@ def shows_errors(output):
     return wrap
 
 
-# Plotly draws its figures with the colours of its template (white paper, dark text); in
-# JupyterLab's dark theme those are white blocks. Inside a rarelab widget the figures take
-# JupyterLab's own colours instead, whichever theme is on, through its CSS variables.
-_THEME_CSS = """<style>
-.rarelab-themed .js-plotly-plot .plotly .main-svg { background: transparent !important; }
-.rarelab-themed .js-plotly-plot .plotly .bg { fill: var(--jp-layout-color0, #fff) !important; }
-.rarelab-themed .js-plotly-plot .plotly text { fill: var(--jp-ui-font-color1, #222) !important; }
-.rarelab-themed .js-plotly-plot .plotly .gridlayer path,
-.rarelab-themed .js-plotly-plot .plotly .zerolinelayer path { stroke: var(--jp-border-color2, #e0e0e0) !important; }
-.rarelab-themed .js-plotly-plot .plotly .legend .bg { fill: transparent !important; }
-.rarelab-themed .widget-html-content, .rarelab-themed .widget-label { color: var(--jp-ui-font-color1, #222); }
-</style>"""
+# Inside a rarelab widget the plotly figures take JupyterLab's colours, whichever theme is on.
+_THEME_CSS = theme_css(".rarelab-themed")
 
 
 def themed(box: W.Box) -> W.Box:
