@@ -284,5 +284,25 @@ def _bench_scale(rows):
 
 BENCHES["scale"] = _bench_scale
 
+
+def _bench_real_pool(rows):
+    """The real search on GTSRB as a real pool, frozen features (benchmarks/real_pool.py; needs
+    the data, never committed: RARELAB_REAL_POOL=path/to/gtsrb32.npz)."""
+    npz = os.environ.get("RARELAB_REAL_POOL")
+    if not npz:
+        rows.append(("real pool (GTSRB)", "skipped", "set RARELAB_REAL_POOL=.../gtsrb32.npz"))
+        return
+    from .real_pool import CONFIGS
+    from .real_pool import main as real_pool
+
+    configs = [c for c in CONFIGS if "/linear/" in c]  # the adapted rows take hours on 2 cores
+    result = real_pool(["--root", npz, *[a for c in configs for a in ("--only", c)]])
+    for name in configs:
+        last = [r for r in result if r["config"] == name][-1]
+        rows.append((f"real pool {name}", f"{last['found_share']:.0%} found", f"after {last['labels_used']} labels"))
+
+
+BENCHES["real-pool"] = _bench_real_pool
+
 if __name__ == "__main__":
     main()
