@@ -12,8 +12,7 @@ from PIL import Image
 
 from rarelab.cli import main
 from rarelab.data import read_table, write_demo_folders
-from rarelab.search import open_search, propose_candidates
-from rarelab.search._page import labeling_page
+from rarelab.search import labeling_page, open_search, propose_candidates
 
 from .browser import ARGS, CHROMIUM, require_browser
 

@@ -281,7 +281,7 @@ def test_projection_selection_replaces_clears_counts_and_redraws(proposed):
 
 
 def test_selection_geometry_matches_plotly_paths():
-    from rarelab.widgets._selection import in_selections, path_polygons
+    from rarelab.widgets import in_selections, path_polygons
 
     # a lasso plotly wrote (numbers as JavaScript prints them) and a self-crossing bow tie
     (poly,) = path_polygons("M-6.13,5.83L1.5e1,5.83L15,-4.2e0Z")

@@ -12,6 +12,7 @@ from ._answers import candidate_rows, label_from_csv, parse_label_csv, propose_c
 from ._config import NOT_LABELS, SearchConfig, parse_rare_examples, read_labeled_source
 from ._items import ItemTable
 from ._open import init_search, open_search, scan_pool
+from ._page import labeling_page
 from ._predict import predict_files, status, write_predictions
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "candidate_rows",
     "init_search",
     "label_from_csv",
+    "labeling_page",
     "open_search",
     "parse_label_csv",
     "parse_rare_examples",
