@@ -124,7 +124,7 @@ def test_a_stale_gallery_greys_out_and_takes_no_input(page):
         "window.model.set('stale', true); window.model.set('status', 'This gallery shows round 0, which is over')"
     )
     assert "rl-stale" in page.locator(".rarelab-gallery").get_attribute("class")
-    assert page.locator(".rl-commit").is_disabled()
+    assert page.locator(".rl-commit").is_disabled() and not page.locator(".rl-commit").is_visible()
     before = len(page.evaluate("window.model.sent"))
     page.locator(".rarelab-gallery").focus()
     page.keyboard.press("y")

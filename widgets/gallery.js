@@ -138,6 +138,8 @@ function render({ model, el }) {
     const stale = isStale();
     root.classList.toggle("rl-stale", stale);
     commitButton.disabled = stale;
+    // A round that is over has nothing to commit: the pending count is another round's.
+    commitButton.style.display = stale ? "none" : "";
     undoButton.disabled = model.get("round_shown") < 0; // a round that is over undoes its corrections
     if (!stale) correctBox.hidden = true;
     nextButton.style.display = model.get("can_advance") ? "" : "none";
