@@ -30,7 +30,8 @@ class ToyExplorer(W.VBox):
     the status line says "retraining…" meanwhile). The **rare bias shift** slider does not
     retrain: it adds its value to the trained rare bias (:meth:`ToyResult.with_rare_bias`),
     so every probability moves while the ringed top-k stays the same. Two figures: the
-    plane (contour of P(rare), the rare weight vector as an arrow) and each pool point's
+    plane (contour of P(rare) on the trained model's colour scale, so a bias shift darkens or
+    pales it; the rare weight vector as an arrow) and each pool point's
     ``w·z`` against its P(rare); the readout splits the rare logit into ``w·z`` and ``b``.
     """
 
@@ -107,7 +108,10 @@ class ToyExplorer(W.VBox):
     def shift_bias(self, shift: float):
         """Add ``shift`` to the trained rare bias (no retraining) and redraw; returns the result."""
         self.result = r = self.trained.with_rare_bias(float(shift))
-        for widget, fig in ((self.fig, toy_figure(r)), (self.logit_fig, toy_figure(r, "logit"))):
+        # the plane's colours keep the trained model's scale: moving b visibly darkens or pales them
+        plane = toy_figure(r, zmax=self.trained.max_p_rare)
+        plane.data[0].colorbar.title.text = f"P(rare); scale of Δb = 0, ≥ {self.trained.max_p_rare:.2g} darkest"
+        for widget, fig in ((self.fig, plane), (self.logit_fig, toy_figure(r, "logit"))):
             with widget.batch_update():
                 widget.data = []
                 widget.add_traces(fig.data)
