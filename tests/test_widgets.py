@@ -291,3 +291,29 @@ def test_selection_geometry_matches_plotly_paths():
     two = dict(type="path", path="M0,0L1,0L1,1L0,1ZM5,5L6,5L6,6L5,6Z")  # two polygons in one path
     assert in_selections([0.5, 5.5, 3], [0.5, 5.5, 3], [two]).tolist() == [True, True, False]
     assert in_selections([1.0], [1.0], []).tolist() == [False]
+
+
+def test_undo_never_erases_a_newer_label_from_another_view(proposed):
+    a, b = CandidateGallery(proposed), CandidateGallery(proposed)  # two views of one open round
+    item = a.items[0]["id"]
+    a.label([item], a.rare_class)
+    b.label([item], NOT_RARE)  # the newer decision, given elsewhere
+    from rarelab.exceptions import StaleStateError
+
+    with pytest.raises(StaleStateError, match="Not undone.*changed these items"):
+        a.undo()
+    assert proposed.pending_labels_[item] == NOT_RARE  # kept
+    assert b.undo() == 1 and proposed.pending_labels_[item] == a.rare_class  # b's own action undoes cleanly
+
+
+def test_a_second_commit_click_is_quiet_and_a_same_label_correction_is_no_change(proposed):
+    g = CandidateGallery(proposed)
+    item = g.items[0]["id"]
+    _msg(g, type="label", ids=[item], label=NOT_RARE, t0=1.0)
+    _msg(g, type="commit", t0=1.0)
+    status = g.status
+    _msg(g, type="commit", t0=1.0)  # a double click
+    assert g.status == status and not status.startswith("error:")
+    before = len(proposed.store.history(item))
+    proposed.correct([item], [NOT_RARE])
+    assert len(proposed.store.history(item)) == before

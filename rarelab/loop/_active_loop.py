@@ -290,8 +290,10 @@ class ActiveLoop(RevisionSync, LoopState):
         """
         self._guard(reload_if_same_phase=True)
         ids, labels = check_labels(ids, labels, len(self.dataset.classes))
-        done = set(self.store.committed_among(ids).tolist())
-        fixed = np.array([i in done for i in ids.tolist()], dtype=bool)
+        committed = self.store.labels(committed=True)
+        same = np.array([committed.get(i) == y for i, y in zip(ids.tolist(), labels.tolist())], dtype=bool)
+        ids, labels = ids[~same], labels[~same]  # a "correction" to the label it has is no change
+        fixed = np.array([i in committed for i in ids.tolist()], dtype=bool)
         if (~fixed).any():
             self.label(ids[~fixed], labels[~fixed], source=source)
         if fixed.any():

@@ -8,7 +8,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ..exceptions import PhaseError, RarelabError
+from ..exceptions import PhaseError, RarelabError, StaleStateError
 from ..loop import NOT_RARE
 from ..reporting import format_probability, gallery_html
 from ..utils import check_int, param_error
@@ -180,7 +180,7 @@ class CandidateGallery(anywidget.AnyWidget):
         ids = np.asarray(ids, dtype=np.int64)
         before = self.loop.pending_labels_
         self.loop.label(ids, np.full(len(ids), int(label)), source="person")
-        self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}))
+        self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}, {int(i): int(label) for i in ids}))
         self._sync_labels()
 
     def unlabel(self, ids) -> None:
@@ -189,7 +189,7 @@ class CandidateGallery(anywidget.AnyWidget):
         ids = np.asarray(ids, dtype=np.int64)
         before = self.loop.pending_labels_
         self.loop.unlabel(ids)
-        self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}))
+        self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}, {int(i): None for i in ids}))
         self._sync_labels()
 
     def correct(self, ids, label: int) -> None:
@@ -219,7 +219,7 @@ class CandidateGallery(anywidget.AnyWidget):
                 f"takes no new labels; nothing was stored. {_next_step(self.loop)}"
             )
         self.loop.correct(ids, [int(label)] * len(ids), source="person")
-        self._undo.append(("correct", {i: committed[i] for i in ids}))
+        self._undo.append(("correct", {i: committed[i] for i in ids}, {i: int(label) for i in ids}))
         self._sync_labels()
 
     def undo(self) -> int:
@@ -230,7 +230,7 @@ class CandidateGallery(anywidget.AnyWidget):
                 raise PhaseError(
                     f"Nothing to undo: round {self.round_shown} is over, and this gallery made no correction since."
                 )
-            _, previous = self._undo.pop()
+            previous = self._undoable(self.loop.store.labels(committed=True))
             for y in set(previous.values()):
                 back = [i for i, v in previous.items() if v == y]
                 self.loop.correct(back, [y] * len(back), source="person")
@@ -239,7 +239,7 @@ class CandidateGallery(anywidget.AnyWidget):
         self._check_current()
         if not self._undo or self._undo[-1][0] != "label":
             raise PhaseError("Nothing to undo in this gallery.")
-        _, previous = self._undo.pop()
+        previous = self._undoable(self.loop.pending_labels_)
         back = [i for i, y in previous.items() if y is None]
         if back:
             self.loop.unlabel(back)
@@ -248,8 +248,27 @@ class CandidateGallery(anywidget.AnyWidget):
         self._sync_labels()
         return len(previous)
 
+    def _undoable(self, current: dict) -> dict:
+        """The labels the last action replaced, if no view or process changed its items since
+        (undo never erases a newer decision); pops the action."""
+        self.poll()
+        _, previous, after = self._undo[-1]
+        changed = {i: current.get(i) for i, y in after.items() if current.get(i) != y}
+        if changed:
+            now = ", ".join(f"item {i}: {self._name(y) if y is not None else 'unlabeled'}" for i, y in changed.items())
+            raise StaleStateError(
+                f"Not undone: another view or process changed these items since this gallery's last action ({now}). "
+                "Nothing was changed; label them again if needed."
+            )
+        self._undo.pop()
+        return previous
+
     def commit(self, *, allow_empty: bool = False) -> None:
-        """Commit this gallery's round (every label of it, from any view); see ``ActiveLoop.commit``."""
+        """Commit this gallery's round (every label of it, from any view); see ``ActiveLoop.commit``.
+
+        A round that is committed already (a second click, another view) is a no-op."""
+        if self.round_shown >= 0 and self.loop.round_ > self.round_shown:
+            return
         self._check_current()
         n = len(self.loop.pending_labels_)
         self.loop.commit(round=self.round_shown, allow_empty=allow_empty)
@@ -361,7 +380,9 @@ class CandidateGallery(anywidget.AnyWidget):
 def _next_step(loop) -> str:
     """What to run next, in a sentence a notebook user can act on."""
     return {
-        "train": "Run propose_if_needed() (the next round's cells), then show the new candidates.",
-        "propose": "Run propose(), then show the new candidates in a new gallery.",
-        "label": f"Show round {loop.round_}'s candidates with CandidateGallery(loop) in a new cell.",
+        "train": "Press 'Next round' in the gallery of the round just committed (or train and propose in "
+        "Python), then show the new candidates.",
+        "propose": "Press 'Next round' in the gallery of the round just committed (or propose in Python).",
+        "label": f"Round {loop.round_}'s candidates are in a newer gallery (or show them with a new "
+        "CandidateGallery of your loop or search).",
     }[loop.phase_]
