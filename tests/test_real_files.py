@@ -459,3 +459,19 @@ def test_predict_names_files_as_given_and_says_what_it_skipped(demo, tmp_path, c
     with open(out, newline="") as fh:
         assert sorted(Path(r["path"]).name for r in csv.DictReader(fh)) == ["a.png", "link.png"]
     assert "skipped" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_cli_says_which_answers_corrected_committed_labels(demo, tmp_path, capsys):
+    d, store = demo
+    run = tmp_path / "run"
+    _init(run, d, store).close()
+    assert main(["search", "propose", str(run), "--quiet"]) == 0
+    first = next(csv.DictReader(open(run / "candidates.csv", newline="")))
+    (tmp_path / "a.csv").write_text(f"item_id,label\n{first['item_id']},not\n")
+    assert main(["search", "label", str(run), "--csv", str(tmp_path / "a.csv")]) == 0
+    assert main(["search", "commit", str(run)]) == 0
+    capsys.readouterr()
+    (tmp_path / "b.csv").write_text(f"item_id,label\n{first['item_id']},{d.rare}\n")
+    assert main(["search", "label", str(run), "--csv", str(tmp_path / "b.csv")]) == 0
+    assert "1 correction of committed labels" in capsys.readouterr().out

@@ -102,9 +102,16 @@ def _search_propose(search, a) -> int:
 
 
 def _search_label(search, a) -> int:
+    before = search.store.labels(committed=True)
     n = S.label_from_csv(search, a.csv)
+    after = search.store.labels(committed=True)
+    fixed = sum(1 for i, y in after.items() if i in before and before[i] != y)
+    what = (
+        f": {fixed} correction{'s' * (fixed != 1)} of committed labels (used from the next training)" if fixed else ""
+    )
     print(
-        f"Stored {n} label{'s' * (n != 1)} ({len(search.pending_labels_)} waiting for commit in round {search.round_})."
+        f"Stored {n} label{'s' * (n != 1)}{what} ({len(search.pending_labels_)} waiting for commit in round "
+        f"{search.round_})."
     )
     return 0
 
