@@ -317,3 +317,17 @@ def test_a_second_commit_click_is_quiet_and_a_same_label_correction_is_no_change
     before = len(proposed.store.history(item))
     proposed.correct([item], [NOT_RARE])
     assert len(proposed.store.history(item)) == before
+
+
+def test_projection_takes_no_labels_while_a_new_projection_is_computed(proposed, monkeypatch):
+    pv = ProjectionView(proposed, max_points=300)
+    seen = []
+    original = pv._compute
+
+    def slow(method):
+        seen.append((pv.label_button.disabled, pv.busy.value))  # what the person sees meanwhile
+        return original(method)
+
+    monkeypatch.setattr(pv, "_compute", slow)
+    pv.method.value = "PCA"
+    assert seen and seen[0][0] is True and "computing" in seen[0][1]

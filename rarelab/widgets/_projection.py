@@ -97,6 +97,8 @@ class ProjectionView(W.VBox):
         method = self.method.value
         if method not in self._coords:
             self.busy.value = f"<i>computing the {method} projection of {len(self.ids)} items...</i>"
+            # The plot on screen is about to be replaced: its selection must not be labeled meanwhile.
+            self.label_button.disabled = True
             try:
                 self._coords[method] = self._compute(method)
             finally:
