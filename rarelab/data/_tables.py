@@ -73,16 +73,23 @@ def read_table(path, *, required=(), owner: str = "read_table", encoding: str | 
 
     Parameters
     ----------
-    path : path to a ``.csv``, ``.tsv``, ``.txt`` table or a ``.parquet`` file.
-    required : the columns that must be there; a tuple among them means "one of these",
-        e.g. ``(("path", "item_id"), "label")``. The delimiter is the one of ``, ; tab |``
-        that makes the header hold them (among several, the one giving the most columns).
-    owner : who reads the table, for the messages.
-    encoding : None reads UTF-8 (a byte-order mark is stripped; UTF-16 needs one); give
-        e.g. ``"cp1252"`` to read a legacy file.
+    path : path
+        A ``.csv``, ``.tsv`` or ``.txt`` table, or a ``.parquet`` file.
+    required : tuple
+        The columns that must be there; a tuple among them means "one of these", e.g.
+        ``(("path", "item_id"), "label")``. The delimiter is the one of ``, ; tab |`` that
+        makes the header hold them (among several, the one giving the most columns).
+    owner : str
+        Who reads the table, for the messages.
+    encoding : str, optional
+        None reads UTF-8 (a byte-order mark is stripped; UTF-16 needs one); give e.g.
+        ``"cp1252"`` to read a legacy file.
 
-    Raises :class:`TableError`, which names the file, line and column, for a missing
-    column, an undecodable byte, or a row with more values than the header has names.
+    Raises
+    ------
+    TableError
+        Names the file, line and column, for a missing column, an undecodable byte, or a
+        row with more values than the header has names.
 
     Examples
     --------

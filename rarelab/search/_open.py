@@ -45,9 +45,19 @@ def init_search(
         template) of a rare class that has no folder in ``labeled``.
     val : folder or manifest, optional
         Labeled validation images; with them each round reports rare-class F1.
-    settings : fields of :class:`SearchConfig` (``strategy``, ``per_class``, ``backbone``,
+    settings : dict
+        Fields of :class:`SearchConfig` (``strategy``, ``per_class``, ``backbone``,
         ``engine``, ``feature_store``, ...).
 
+    Raises
+    ------
+    InvalidParameterError
+        A setting is out of range, or ``run_dir`` holds a search with other sources.
+    DataUnavailableError
+        A source is missing, holds no images, or a rare example cannot be decoded.
+
+    Notes
+    -----
     Every check runs before anything is written, and a call that fails leaves no run
     directory behind (or the one that was there untouched). Features of every file are
     extracted first; the run exists (``config.json`` is written) once they are. A killed
@@ -56,13 +66,6 @@ def init_search(
     Calling it on an existing run with other runtime settings (``per_class``, ``device``,
     ``num_workers``, ``engine``, ``ray_address``, ``feature_store``) updates them; other
     changes need a new run directory.
-
-    Raises
-    ------
-    InvalidParameterError
-        A setting is out of range, or ``run_dir`` holds a search with other sources.
-    DataUnavailableError
-        A source is missing, holds no images, or a rare example cannot be decoded.
 
     Examples
     --------

@@ -14,7 +14,7 @@ _TOKEN = re.compile(r"[MLHVZmlhvz]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def path_polygons(path: str) -> list[np.ndarray]:
-    """The polygons of an SVG path as plotly writes a lasso (``M x,y L x,y ... Z``).
+    """The polygons of an SVG path as plotly writes a lasso (``M x,y L x,y … Z``).
 
     Absolute ``M``, ``L``, ``H``, ``V`` and ``Z`` are what plotly writes; each ``M`` starts a
     new polygon. Relative commands raise ``ValueError`` (plotly never writes them).
