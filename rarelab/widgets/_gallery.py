@@ -275,7 +275,7 @@ class CandidateGallery(anywidget.AnyWidget):
         self._undo.clear()
         self.status = (
             f"committed {n} labels of round {self.round_shown}; now round {self.loop.round_}. Press 'Next round' "
-            f"to train and see its candidates here, or: {_next_step(self.loop)}"
+            "to train and see its candidates here (or call propose_if_needed() in Python)."
         )
 
     def next_round(self) -> None:
@@ -380,9 +380,10 @@ class CandidateGallery(anywidget.AnyWidget):
 def _next_step(loop) -> str:
     """What to run next, in a sentence a notebook user can act on."""
     return {
-        "train": "Press 'Next round' in the gallery of the round just committed (or train and propose in "
-        "Python), then show the new candidates.",
-        "propose": "Press 'Next round' in the gallery of the round just committed (or propose in Python).",
+        "train": "Press 'Next round' in the gallery of the round just committed (or call propose_if_needed() "
+        "in Python), then show the new candidates.",
+        "propose": "Press 'Next round' in the gallery of the round just committed (or call propose_if_needed() "
+        "in Python).",
         "label": f"Round {loop.round_}'s candidates are in a newer gallery (or show them with a new "
         "CandidateGallery of your loop or search).",
     }[loop.phase_]
