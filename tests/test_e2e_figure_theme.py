@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from .browser import luminance as _luminance
 from .browser import require_browser
 
 pytestmark = pytest.mark.slow
@@ -20,15 +21,6 @@ CELLS = ["from rarelab.reporting import follow_notebook_theme\nfollow_notebook_t
 def _rgba(text: str) -> list[float]:
     v = [float(x) for x in re.findall(r"[\d.]+", text)]
     return v + [1.0] * (4 - len(v))
-
-
-def _luminance(rgb) -> float:
-    def channel(c):
-        c /= 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(v) for v in rgb[:3])
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _figure_colours(page) -> tuple[list[float], list[float]]:

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+from .browser import luminance as _luminance
 from .browser import require_browser
 
 pytestmark = pytest.mark.slow
@@ -51,15 +52,6 @@ def _errors(page) -> list[str]:
             for (const o of c.model.outputs.toJSON()) if (o.output_type === 'error') out.push(o.ename + ': ' + o.evalue);
         }
         return out; })()""")
-
-
-def _luminance(rgb):
-    def channel(c):
-        c /= 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(float(v)) for v in rgb[:3])
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _contrast(page, selector) -> float:

@@ -15,6 +15,7 @@ from rarelab.data import read_table, write_demo_folders
 from rarelab.search import labeling_page, open_search, propose_candidates
 
 from .browser import ARGS, CHROMIUM, require_browser
+from .browser import luminance as _luminance
 
 OTHER = "other sign"
 
@@ -140,15 +141,6 @@ def test_label_by_click_and_key_reload_save_and_import(run, page, tmp_path):
     _open(page, run / "candidates.html")
     assert _labeled(page) == 0 and _states(page) == [""] * page.locator(".rl-cell").count()
     assert "Round 1" in page.inner_text("h1")
-
-
-def _luminance(rgb):
-    def channel(c):
-        c /= 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(float(v)) for v in rgb[:3])
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _contrasts(page, selector):
