@@ -38,7 +38,12 @@ import numpy as np
 
 N_RARE = 10
 # (strategy, learner, per class, rounds): both schedules spend 1,000 labels on 10 rare classes.
+# "adapted" is the search's default learner; "linear" its frozen-feature twin.
 CONFIGS = {
+    "rare-softmax/adapted/10x10": ("rare-softmax", "adapted", 10, 10),
+    "rare-softmax/adapted/50x2": ("rare-softmax", "adapted", 50, 2),
+    "entropy/adapted/50x2": ("entropy", "adapted", 50, 2),
+    "random/adapted/50x2": ("random", "adapted", 50, 2),
     "rare-softmax/linear/10x10": ("rare-softmax", "linear", 10, 10),
     "rare-softmax/linear/50x2": ("rare-softmax", "linear", 50, 2),
     "entropy/linear/10x10": ("entropy", "linear", 10, 10),

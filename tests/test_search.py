@@ -253,7 +253,7 @@ def test_scan_adds_new_pool_files_and_extracts_only_them(tmp_path):
     (demo.pool / "later").mkdir()
     for k, src in enumerate(sorted(demo.pool.glob("0*.png"))[:4]):
         shutil.copy(src, demo.pool / "later" / f"new{k}.png")
-    fs = FeatureStore(store, input_size=32)
+    fs = FeatureStore(store, input_size=32, tune_blocks=4)  # the default learner's trunk activations
     before = fs._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
     assert main(["search", "scan", str(tmp_path / "run"), "--quiet"]) == 0
     after = fs._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]

@@ -280,7 +280,13 @@ def _add_search_parser(sub) -> None:
         "--strategy", default="rare-softmax", choices=sorted(list_strategies()), help="default: %(default)s"
     )
     ini.add_argument("--per-class", type=int, default=50, help="candidates per rare class and round (default: 50)")
-    ini.add_argument("--learner", choices=list(list_learners()), default="linear", help="default: %(default)s")
+    ini.add_argument(
+        "--learner",
+        choices=list(list_learners()),
+        default="adapted",
+        help="adapted: a head on features adapted by tuning the backbone's last blocks, retuned as the rare "
+        "classes fill up (seconds per round, a minute when retuned); linear: frozen features (default: %(default)s)",
+    )
     ini.add_argument("--backbone", choices=list_backbones(), default="efficientnet_lite0", help="default: %(default)s")
     ini.add_argument("--input-size", type=int, default=None, help="backbone input side (default: 96 Lite0)")
     ini.add_argument("--image-size", type=int, default=128, help="side of thumbnails and fine-tuning inputs")

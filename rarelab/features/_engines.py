@@ -1,7 +1,8 @@
 """Feature-extraction engines by name: who decodes and embeds the files a store lacks.
 
 An engine is a generator function ``(keys, *, backbone, weights, input_size, num_workers,
-batch_size, device, address) -> (positions, float32 features, failures)`` batches; the
+batch_size, device, address, tune_blocks, view) -> (positions, float32 rows, failures)``
+batches (``tune_blocks``/``view``: trunk activations and augmented views); the
 calling process writes what it yields to the :class:`FeatureStore`, so every engine gives
 the same features.
 """
@@ -12,22 +13,37 @@ import numpy as np
 
 from ..data import iter_decoded
 from ..utils import Registry
-from ._backbones import get_backbone
-from ._embed import embed_images
+from ._extractors import augment_each, build_extractor, view_seeds
 from ._ray import ray_batches
 
 
-def local_batches(keys, *, backbone, weights, input_size, num_workers, batch_size=64, device=None, address=None):
-    """This process embeds; a multi-worker DataLoader decodes (``address`` is Ray's, unused here)."""
-    model = get_backbone(backbone, 1, weights=weights, input_size=input_size)
+def local_batches(
+    keys,
+    *,
+    backbone,
+    weights,
+    input_size,
+    num_workers,
+    batch_size=64,
+    device=None,
+    address=None,
+    tune_blocks=None,
+    view=0,
+):
+    """This process extracts; a multi-worker DataLoader decodes (``address`` is Ray's, unused here).
+
+    ``tune_blocks`` and ``view`` choose the rows (see :class:`FeatureStore`)."""
+    extract, dim = build_extractor(
+        backbone=backbone, weights=weights, input_size=input_size, tune_blocks=tune_blocks, device=device
+    )
+    seeds = view_seeds(keys, view) if view else None
     for pos, images, failed in iter_decoded(
         [k.path for k in keys], input_size, batch_size=batch_size, num_workers=num_workers
     ):
-        feats = (
-            embed_images(model, images.numpy(), batch_size=batch_size, device=device, progress=False)
-            if len(pos)
-            else np.empty((0, model.feature_dim), np.float32)
-        )
+        images = images.numpy()
+        if seeds is not None:
+            images = augment_each(images, seeds[pos])
+        feats = extract(images) if len(pos) else np.empty((0, dim), np.float32)
         yield pos, feats, failed
 
 

@@ -26,18 +26,21 @@ def _ray():
 class _Embedder:
     """A Ray actor: builds the backbone once, then decodes and embeds batches of paths."""
 
-    def __init__(self, backbone: str, weights, input_size: int):
+    def __init__(self, backbone: str, weights, input_size: int, tune_blocks=None, view: int = 0):
         import torch
 
-        from ._backbones import get_backbone
+        from ._extractors import build_extractor
 
         torch.set_num_threads(1)  # one actor per CPU: threads beyond that only contend
-        self.model = get_backbone(backbone, 1, weights=weights, input_size=input_size)
+        self.extract, self.dim = build_extractor(
+            backbone=backbone, weights=weights, input_size=input_size, tune_blocks=tune_blocks, device="cpu"
+        )
         self.input_size = input_size
+        self.view = view
 
     def __call__(self, batch: dict) -> dict:
         from ..data import decode_image
-        from ._embed import embed_images
+        from ._extractors import augment_each
 
         images, ok, errors = [], [], []
         for path in batch["path"]:
@@ -49,9 +52,12 @@ class _Embedder:
                 ok.append(False)
                 errors.append(f"{type(exc).__name__}: {exc}")
         ok = np.array(ok, dtype=bool)
-        feats = np.zeros((len(ok), self.model.feature_dim), dtype=np.float32)
+        feats = np.zeros((len(ok), self.dim), dtype=np.float32)
         if images:
-            feats[ok] = embed_images(self.model, np.stack(images), batch_size=len(images), device="cpu", progress=False)
+            images = np.stack(images)
+            if self.view:  # the same per-file view the in-process engine draws
+                images = augment_each(images, np.asarray(batch["seed"], dtype=np.int64)[ok])
+            feats[ok] = self.extract(images)
         return {
             "pos": np.asarray(batch["pos"], dtype=np.int64),
             "ok": ok,
@@ -71,6 +77,8 @@ def ray_batches(
     device=None,
     address: str | None = None,
     num_gpus_per_worker: float | None = None,
+    tune_blocks: int | None = None,
+    view: int = 0,
 ):
     """Yield ``(positions, float32 features, failures)`` for ``keys``, computed by Ray Data.
 
@@ -94,12 +102,21 @@ def ray_batches(
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # rarelab draws its own bar; Ray's would print a line per update in logs
         ctx.print_on_execution_start = False
-        items = [{"pos": i, "path": k.path} for i, k in enumerate(keys)]
+        from ._extractors import view_seeds
+
+        seeds = view_seeds(keys, view) if view else np.zeros(len(keys), np.int64)
+        items = [{"pos": i, "path": k.path, "seed": int(s)} for i, (k, s) in enumerate(zip(keys, seeds))]
         blocks = max(num_workers, min(len(items) // max(1, batch_size), 4 * num_workers * 8))
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(blocks, len(items))))
         ds = ds.map_batches(
             _Embedder,
-            fn_constructor_kwargs={"backbone": backbone, "weights": weights, "input_size": input_size},
+            fn_constructor_kwargs={
+                "backbone": backbone,
+                "weights": weights,
+                "input_size": input_size,
+                "tune_blocks": tune_blocks,
+                "view": view,
+            },
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(size=num_workers),
             num_cpus=1,

@@ -52,44 +52,75 @@ class FileFeatures:
         self._sources: dict = {}
 
     def source(
-        self, dataset: FileDataset, *, backbone: str, input_size=None, device=None, progress: bool = True
+        self,
+        dataset: FileDataset,
+        *,
+        backbone: str,
+        input_size=None,
+        tune_blocks: int | None = None,
+        view: int = 0,
+        ids=None,
+        device=None,
+        progress: bool = True,
     ) -> StoreFeatures:
-        """Features of every file of ``dataset`` from the store; missing files are extracted first.
+        """Rows of every file of ``dataset`` from the store; missing files are extracted first.
 
-        Files that cannot be decoded have no row: their ids are in the source's ``failed``.
+        ``tune_blocks`` and ``view`` choose trunk activations (see :class:`FeatureStore`).
+        With ``ids``, only those items are extracted (augmented views of a training set);
+        the others may be ``MISSING`` in the source. Files that cannot be decoded have no
+        row: their ids are in the source's ``failed``.
         """
-        key = (id(dataset), backbone, input_size)
-        if key in self._sources:  # one store (and SQLite connection) per extractor
-            return self._sources[key]
-        store = FeatureStore(self.store, backbone=backbone, input_size=input_size)
-        cached = None if self.index_dir is None else self.index_dir / f"feature-index-{store.key}.npz"
-        chunk = row = None
-        if cached is not None and cached.exists():
-            with np.load(cached) as f:
-                if len(f["chunk"]) == len(dataset) and f["store"].item() == str(store.dir.resolve()):
-                    chunk, row = f["chunk"], f["row"]
-            if chunk is not None and not store.has_chunks(np.unique(chunk[chunk >= 0])):
-                chunk = row = None  # the store was deleted or moved since: resolve against it again
-        if chunk is None:
-            chunk, _ = store.lookup(dataset.keys)
-            if np.any(chunk == MISSING):
-                store.extract(
-                    dataset.keys,
-                    engine=self.engine,
-                    num_workers=self.num_workers,
-                    device=device,
-                    ray_address=self.ray_address,
-                    progress=progress,
-                )
-            chunk, row = store.lookup(dataset.keys)
-            if cached is not None:
-                save_npz_atomic(cached, chunk=chunk, row=row, store=np.array(str(store.dir.resolve())))
-        src = self._sources[key] = StoreFeatures(store, chunk, row)
+        key = (id(dataset), backbone, input_size, tune_blocks, view)
+        src = self._sources.get(key)  # one store (and SQLite connection) per extractor
+        looked_up = False
+        if src is None:
+            store = FeatureStore(self.store, backbone=backbone, input_size=input_size, tune_blocks=tune_blocks, view=view)
+            chunk, row = self._cached_index(dataset, store) if ids is None else (None, None)
+            if chunk is None:
+                chunk, row = store.lookup(dataset.keys)
+                looked_up = True
+            src = self._sources[key] = StoreFeatures(store, chunk, row)
+        todo = np.arange(len(dataset)) if ids is None else np.asarray(ids, dtype=np.int64)
+        missing = todo[src.chunk[todo] == MISSING]
+        if len(missing):
+            keys = [dataset.keys[i] for i in missing]
+            src.store.extract(
+                keys,
+                engine=self.engine,
+                num_workers=self.num_workers,
+                device=device,
+                ray_address=self.ray_address,
+                progress=progress,
+            )
+            src.chunk[missing], src.row[missing] = src.store.lookup(keys)
+        if ids is None and (looked_up or len(missing)):
+            self._save_index(dataset, src)
         return src
 
-    def failed_items(self, dataset: FileDataset, *, backbone: str, input_size=None) -> dict[int, str]:
+    def _index_path(self, store: FeatureStore) -> Path | None:
+        return None if self.index_dir is None else self.index_dir / f"feature-index-{store.key}.npz"
+
+    def _cached_index(self, dataset, store: FeatureStore):
+        """The run's cached ``(chunk, row)`` of every item, if it is still valid."""
+        cached = self._index_path(store)
+        if cached is None or not cached.exists():
+            return None, None
+        with np.load(cached) as f:
+            if len(f["chunk"]) != len(dataset) or f["store"].item() != str(store.dir.resolve()):
+                return None, None
+            chunk, row = f["chunk"], f["row"]
+        if not store.has_chunks(np.unique(chunk[chunk >= 0])):
+            return None, None  # the store was deleted or moved since: resolve against it again
+        return chunk.copy(), row.copy()
+
+    def _save_index(self, dataset, src: StoreFeatures) -> None:
+        cached = self._index_path(src.store)
+        if cached is not None:
+            save_npz_atomic(cached, chunk=src.chunk, row=src.row, store=np.array(str(src.store.dir.resolve())))
+
+    def failed_items(self, dataset: FileDataset, *, backbone: str, input_size=None, tune_blocks=None) -> dict[int, str]:
         """Items whose file could not be decoded, with the error (features are extracted first)."""
-        src = self.source(dataset, backbone=backbone, input_size=input_size, progress=False)
+        src = self.source(dataset, backbone=backbone, input_size=input_size, tune_blocks=tune_blocks, progress=False)
         bad = np.flatnonzero(src.chunk < 0)
         errors = dict(src.store.failures([dataset.keys[i] for i in bad]))
         return {int(i): errors.get(dataset.keys[i].path, "not extracted") for i in bad}

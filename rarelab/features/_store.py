@@ -1,6 +1,7 @@
-"""A resumable, chunked store of backbone features for image files.
+"""A resumable, chunked store of backbone features (or trunk activations) for image files.
 
-One folder per feature extractor (backbone + weights + input size) holds ``float16``
+One folder per feature extractor (backbone + weights + input size, and for trunk
+activations the cut and the augmented view) holds ``float16``
 chunks (``chunks/00000001.npy``, read through memory maps) and a SQLite index that maps
 each file, keyed by path + size + mtime, to its chunk and row. A chunk is committed in
 one transaction after its file is on disk, so extraction can be killed at any moment and
@@ -24,6 +25,7 @@ from ..data import DECODER_VERSION, FileKey
 from ..utils import atomic_path, cache_dir, check_int, param_error, path_from_sql, path_to_sql
 from ._backbones import DEFAULT_INPUT_SIZE, list_backbones
 from ._engines import get_engine
+from ._extractors import trunk_shape
 
 MISSING, FAILED = -1, -2
 
@@ -65,6 +67,13 @@ class FeatureStore:
         The store's folder; default ``$RARELAB_CACHE_DIR/feature-store``. Share it (a
         network file system) when several machines extract into it.
     backbone, weights, input_size : the feature extractor (:func:`rarelab.features.get_backbone`).
+    tune_blocks : int, optional
+        Store the trunk's activations before the backbone's last ``tune_blocks`` blocks
+        (:func:`split_backbone`), each flattened from ``shape`` (C, H, W), instead of the
+        penultimate features: what adapted features are trained from.
+    view : int
+        With ``tune_blocks``: 0 for the clean image, ``v > 0`` for an augmented view
+        (:func:`augment_view`) drawn from the file's key and ``v`` alone.
     chunk_size : int
         Rows per chunk: the most work a kill can lose.
 
@@ -83,6 +92,8 @@ class FeatureStore:
         backbone: str = "efficientnet_lite0",
         weights: str | None = "DEFAULT",
         input_size: int | None = None,
+        tune_blocks: int | None = None,
+        view: int = 0,
         chunk_size: int = 2048,
     ):
         if backbone not in list_backbones() or backbone == "small_cnn":
@@ -93,8 +104,14 @@ class FeatureStore:
             "FeatureStore", "input_size", input_size or DEFAULT_INPUT_SIZE[backbone], low=16, high=1024
         )
         self.chunk_size = check_int("FeatureStore", "chunk_size", chunk_size, low=1)
+        self.tune_blocks = tune_blocks
+        self.view = check_int("FeatureStore", "view", view, low=0, high=0 if tune_blocks is None else 64)
         # The decoder is part of what a feature is: a new decoder version extracts again.
-        self.key = f"{backbone}-{weights or 'random'}-{self.input_size}px-decode{DECODER_VERSION}"
+        what = ""
+        if tune_blocks is not None:
+            self.shape = trunk_shape(backbone, self.input_size, tune_blocks)[1]  # checks tune_blocks
+            what = f"-trunk-tune{tune_blocks}-view{view}"
+        self.key = f"{backbone}-{weights or 'random'}-{self.input_size}px{what}-decode{DECODER_VERSION}"
         self.root = Path(root).expanduser() if root is not None else cache_dir("feature-store")
         self.dir = self.root / self.key
         (self.dir / "chunks").mkdir(parents=True, exist_ok=True)
@@ -287,6 +304,7 @@ class FeatureStore:
             batch_size=batch_size,
             device=device,
             address=ray_address,
+            **({} if self.tune_blocks is None else {"tune_blocks": self.tune_blocks, "view": self.view}),
         )
         bar = tqdm(
             total=len(pending),

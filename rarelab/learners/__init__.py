@@ -5,6 +5,9 @@ Every learner subclasses :class:`Learner` and trains with one shared epoch loop
 
 * :class:`LinearProbe` (``"linear"``): a head on frozen, cached ImageNet features; seconds
   per round on a CPU.
+* :class:`AdaptedProbe` (``"adapted"``): a head on features adapted by tuning the
+  backbone's last blocks, the tail trained again only as the rare classes fill up; seconds
+  per round on a CPU, ``rarelab search``'s default.
 * :class:`PartialFineTune` (``"partial"``): the backbone's last blocks and the head on
   cached trunk activations with augmented views; minutes per round on a CPU.
 * :class:`FineTune` (``"finetune"``): the whole network with random-crop augmentation, as
@@ -12,6 +15,7 @@ Every learner subclasses :class:`Learner` and trains with one shared epoch loop
 """
 
 from ..utils import Registry
+from ._adapted import AdaptedProbe
 from ._base import EpochCallback, Learner, train_epochs
 from ._finetune import FineTune
 from ._linear import LinearProbe
@@ -19,6 +23,9 @@ from ._partial import PartialFineTune
 
 _REGISTRY = Registry("learner", owner="get_learner")
 _REGISTRY.register("linear", LinearProbe, summary="a head on frozen, cached backbone features (CPU, seconds per round)")
+_REGISTRY.register(
+    "adapted", AdaptedProbe, summary="a head on adapted features, the last blocks retrained as rare labels grow"
+)
 _REGISTRY.register("partial", PartialFineTune, summary="the backbone's last blocks and the head on cached activations")
 _REGISTRY.register("finetune", FineTune, summary="the whole network, random-crop augmentation (the GPU path)")
 
@@ -33,7 +40,7 @@ def get_learner(name: str, *, dataset, **params) -> Learner:
 
 
 def list_learners() -> tuple[str, ...]:
-    """Names :func:`get_learner` knows: ``("linear", "partial", "finetune")``."""
+    """Names :func:`get_learner` knows: ``("linear", "adapted", "partial", "finetune")``."""
     return _REGISTRY.names()
 
 
@@ -54,6 +61,7 @@ def learner_params(name: str) -> tuple[str, ...]:
 
 
 __all__ = [
+    "AdaptedProbe",
     "EpochCallback",
     "FineTune",
     "Learner",

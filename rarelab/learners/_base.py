@@ -9,6 +9,8 @@ dataset, and ``save(path)`` / ``load(path)`` so a reopened run does not retrain.
 
 from __future__ import annotations
 
+import sys
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -186,15 +188,20 @@ def train_epochs(
     scheduler=None,
     scaler=None,
     before_epoch: Callable[[int], None] | None = None,
+    epoch_lines: bool = False,
 ) -> list[float]:
     """Minibatch training over ``n`` items; returns the mean loss of every epoch.
 
     Each epoch draws a permutation of ``range(n)`` from ``gen``, then ``before_epoch(epoch)``
     runs (a learner draws its per-epoch randomness there), then every batch of positions
     goes to ``loss_of(batch) -> scalar loss``. ``scaler`` (a ``torch.amp.GradScaler``) scales
-    the loss for mixed precision; ``scheduler`` steps after every batch.
+    the loss for mixed precision; ``scheduler`` steps after every batch. ``epoch_lines``:
+    training long enough to be watched prints one line per epoch to stderr where there is
+    no terminal or notebook for the bar (a log, a CI job).
     """
     history = []
+    lines = epoch_lines and progress and not interactive()
+    t0 = time.perf_counter()
     # Seconds to minutes per round: a bar in a terminal or notebook, nothing in a log.
     bar = transient_bar(total=epochs * n, desc=desc, unit="img", disable=not (progress and interactive()))
     for epoch in range(epochs):
@@ -218,6 +225,12 @@ def train_epochs(
             total += loss.item() * len(b)
             bar.update(len(b))
         history.append(total / n)
+        if lines:
+            print(
+                f"{desc}: epoch {epoch + 1}/{epochs}, loss {history[-1]:.4f}, {time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         for cb in callbacks or ():
             cb(epoch, history[-1])
     bar.close()

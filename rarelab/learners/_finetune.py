@@ -102,7 +102,9 @@ class FineTune(Learner):
             with torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext():
                 return nn.functional.cross_entropy(model(x), y_all[b].to(dev))
 
-        self._train_epochs(len(ids), loss_of, opt, gen, desc=f"fine-tuning {self.backbone}", scaler=scaler)
+        self._train_epochs(
+            len(ids), loss_of, opt, gen, desc=f"fine-tuning {self.backbone}", scaler=scaler, epoch_lines=True
+        )
         model.eval()
         return self
 

@@ -103,6 +103,12 @@ class LinearProbe(Learner):
         self._features()
         return True
 
+    def file_failures(self) -> dict[int, str]:
+        """Items of a file dataset whose file could not be decoded, with the error."""
+        self.files = self.files or FileFeatures()
+        self.precompute()
+        return self.files.failed_items(self.dataset, backbone=self.backbone, input_size=self.input_size)
+
     def input_side(self) -> int:
         """Side of the images :meth:`predict_proba_images` expects: the backbone's input."""
         return self.input_size or DEFAULT_INPUT_SIZE[self.backbone]

@@ -157,6 +157,7 @@ class PartialFineTune(Learner):
             desc=f"tuning the last {self.tune_blocks} blocks",
             scheduler=sched,
             before_epoch=draw_views,
+            epoch_lines=True,
         )
         self.tail_.eval()
         head.eval()

@@ -41,7 +41,7 @@ class SearchConfig:
     val: str | None = None
     strategy: str = "rare-softmax"
     per_class: int = 50
-    learner: str = "linear"
+    learner: str = "adapted"  # "linear": frozen features (no tail training)
     backbone: str = "efficientnet_lite0"
     input_size: int | None = None
     image_size: int = 128

@@ -17,7 +17,7 @@ import numpy as np
 from ..data import FileDataset, Split, check_decodable, resolve_classes
 from ..exceptions import DataUnavailableError, InvalidParameterError
 from ..features import FileFeatures
-from ..learners import learner_from_settings
+from ..learners import AdaptedProbe, learner_from_settings
 from ..loop import ActiveLoop, LabelStore
 from ..strategies import get_strategy
 from ..utils import param_error, printable_path, read_json_config, write_atomic
@@ -97,6 +97,8 @@ def init_search(
         table.close()
         search = _open(run_dir, config, progress=progress, new=True)
         try:
+            if isinstance(search.learner, AdaptedProbe):  # the first tail now: the first round takes seconds
+                search.learner.adapt(search.split.train, search.split.train_labels)
             write_atomic(run_dir / "config.json", json.dumps(wanted, indent=2))  # the run exists from here
         except BaseException:
             search.close()
@@ -221,7 +223,7 @@ def _open(run_dir: Path, config: SearchConfig, *, progress: bool, new: bool = Fa
             files=files,
         )
         learner = learner_from_settings(config.learner, dataset=dataset, settings=settings)
-        failed = _failed_items(dataset, files, config, table, progress=progress)
+        failed = _failed_items(dataset, files, learner, table, progress=progress)
         _write_failed(run_dir, dataset, failed, table.skipped())
     finally:
         table.close()
@@ -285,15 +287,12 @@ def _fitting_per_class(config: SearchConfig, n_pool: int, n_rare: int, run_dir: 
 
 
 def _failed_items(
-    dataset: FileDataset, files: FileFeatures, config: SearchConfig, table: ItemTable, *, progress: bool
+    dataset: FileDataset, files: FileFeatures, learner, table: ItemTable, *, progress: bool
 ) -> dict[int, str]:
-    """Items whose file cannot be decoded: the feature store's failures for the linear learner
-    (it extracts every file's features first), a decode check stored in ``items.sqlite`` else."""
-    if config.learner == "linear":
-        files.source(
-            dataset, backbone=config.backbone, input_size=config.input_size, device=config.device, progress=progress
-        )
-        return files.failed_items(dataset, backbone=config.backbone, input_size=config.input_size)
+    """Items whose file cannot be decoded: the feature store's failures for learners that store
+    every file's features or activations first, a decode check stored in ``items.sqlite`` else."""
+    if hasattr(learner, "file_failures"):
+        return learner.file_failures()
     todo = table.unchecked()
     paths = [dataset.paths[i] for i in todo]
     for tried, failures in check_decodable(paths, num_workers=files.num_workers, progress=progress):
