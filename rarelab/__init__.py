@@ -25,7 +25,7 @@ from .data import (
     rarest_classes,
     synth_signs,
 )
-from .learners import FineTune, LinearProbe, PartialFineTune, get_learner
+from .learners import AdaptedProbe, FineTune, LinearProbe, PartialFineTune, get_learner
 from .loop import NOT_RARE, ActiveLoop, LabelStore
 from .search import init_search, open_search
 from .simulation import SimulatedOracle, SimulationConfig, build_simulation, create_simulation, open_simulation
@@ -48,6 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "NOT_RARE",
     "ActiveLoop",
+    "AdaptedProbe",
     "ArrayDataset",
     "Candidates",
     "FineTune",

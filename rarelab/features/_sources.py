@@ -74,7 +74,9 @@ class FileFeatures:
         src = self._sources.get(key)  # one store (and SQLite connection) per extractor
         looked_up = False
         if src is None:
-            store = FeatureStore(self.store, backbone=backbone, input_size=input_size, tune_blocks=tune_blocks, view=view)
+            store = FeatureStore(
+                self.store, backbone=backbone, input_size=input_size, tune_blocks=tune_blocks, view=view
+            )
             chunk, row = self._cached_index(dataset, store) if ids is None else (None, None)
             if chunk is None:
                 chunk, row = store.lookup(dataset.keys)

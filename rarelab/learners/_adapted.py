@@ -17,7 +17,6 @@ them but costs minutes a round on a CPU. The middle way keeps rounds at seconds:
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +24,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import FileDataset
-from ..features import DEFAULT_INPUT_SIZE, ActivationCache, FileFeatures, get_backbone, split_backbone
+from ..features import DEFAULT_INPUT_SIZE, FileFeatures, get_backbone, split_backbone
 from ..utils import atomic_path, check_int, check_random_state, choose_device, derive_seed, param_error
 from ._base import Learner, check_fit_input, init_linear, load_state, save_state
+from ._trunk import file_failures, module_digest, save_float16, trunk_view
 
 _STATE = "adapted"  # folder in the run directory: the current tail and its features
 
@@ -136,32 +135,7 @@ class AdaptedProbe(Learner):
         return None if index_dir is None else Path(index_dir) / _STATE
 
     def _trunk(self, view: int, ids=None):
-        """Trunk activations of view ``view``: a (n, C, H, W) array-like indexed by item ids.
-        For files, ``ids`` are extracted first (all items when None)."""
-        if isinstance(self.dataset, FileDataset):
-            files = self.files or FileFeatures()
-            self.files = files
-            src = files.source(
-                self.dataset,
-                backbone=self.backbone,
-                input_size=self.input_size,
-                tune_blocks=self.tune_blocks,
-                view=view,
-                ids=ids,
-                device=self.device,
-                progress=self.progress,
-            )
-            return _Rows(src, src.store.shape)
-        if not hasattr(self, "_cache"):
-            self._cache = ActivationCache(
-                self.dataset,
-                backbone=self.backbone,
-                input_size=self.input_size,
-                tune_blocks=self.tune_blocks,
-                device=self.device,
-                progress=self.progress,
-            )
-        return self._cache.view(view)
+        return trunk_view(self, view, ids)
 
     def precompute(self) -> bool:
         """Extract (or find stored) the trunk activations of every item's clean image."""
@@ -171,12 +145,7 @@ class AdaptedProbe(Learner):
 
     def file_failures(self) -> dict[int, str]:
         """Items of a file dataset whose file could not be decoded, with the error."""
-        if not isinstance(self.dataset, FileDataset):
-            return {}
-        self.precompute()
-        return self.files.failed_items(
-            self.dataset, backbone=self.backbone, input_size=self.input_size, tune_blocks=self.tune_blocks
-        )
+        return file_failures(self)
 
     # -- the tail --------------------------------------------------------------------------
     def _adapt_sample(self, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -255,7 +224,7 @@ class AdaptedProbe(Learner):
         self.tail_ = tail.eval()
         self.adapted_counts_ = np.bincount(s_labels, minlength=n_outputs)
         self.adaptations_ = getattr(self, "adaptations_", 0) + 1
-        self.digest_ = _digest(self.tail_)
+        self.digest_ = module_digest(self.tail_)
         self._save_tail()
         self._features()  # every item through the new tail, now rather than at the first scoring
         return self
@@ -325,7 +294,7 @@ class AdaptedProbe(Learner):
             if path is not None:
                 for old in self.state_dir.glob("features-*.npy"):
                     old.unlink()  # one tail's features at a time: a pool of millions is gigabytes
-                atomic_path(path, lambda tmp: _save(tmp, feats))
+                atomic_path(path, lambda tmp: save_float16(tmp, feats))
         self.features_, self._features_digest = feats, self.digest_
         return feats
 
@@ -422,32 +391,3 @@ class AdaptedProbe(Learner):
         self.model_.load_state_dict(saved["head"])
         self.model_.to(self.device_).eval()
         return self
-
-
-class _Rows:
-    """A feature store's flat rows of some items, indexed by item id as (n, C, H, W); files
-    that could not be decoded read as zeros (they are in no split: nothing trains on or
-    scores them)."""
-
-    def __init__(self, src, shape):
-        self.src, self.shape = src, shape
-
-    def __getitem__(self, ids) -> np.ndarray:
-        ids = np.asarray(ids, dtype=np.int64)
-        ok = self.src.chunk[ids] >= 0
-        out = np.zeros((len(ids), int(np.prod(self.shape))), dtype=np.float32)
-        out[ok] = self.src.take(ids[ok])
-        return out.reshape(-1, *self.shape)
-
-
-def _digest(module: nn.Module) -> str:
-    h = hashlib.sha1()
-    for name, t in module.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _save(path, feats: np.ndarray) -> None:
-    with open(path, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(feats, dtype=np.float16))

@@ -15,17 +15,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..features import ActivationCache, get_backbone, split_backbone
+from ..data import FileDataset
+from ..features import ActivationCache, FileFeatures, get_backbone, split_backbone
 from ..utils import check_int, check_random_state, choose_device, derive_seed, param_error
 from ._base import Learner, check_fit_input, init_linear, load_state, save_state
+from ._trunk import file_failures, trunk_view
 
 
 class PartialFineTune(Learner):
     """The last ``tune_blocks`` blocks of an ImageNet backbone plus a linear head, trained
     with plain cross-entropy on cached trunk activations; the CPU way to adapt features.
 
-    The activations live in an ``ActivationCache`` (``cache_``); ``split_backbone``
-    and ``augment_view`` in :mod:`rarelab.features` are the pieces it is made of.
+    The activations of a dataset of files live in the feature store (``files``: per file,
+    resumable, incremental, either engine; augmented views of training items only), those of
+    an in-memory dataset in an ``ActivationCache`` (``cache_``); ``split_backbone`` and
+    ``augment_view`` in :mod:`rarelab.features` are the pieces it is made of.
 
     Parameters
     ----------
@@ -43,6 +47,8 @@ class PartialFineTune(Learner):
     warm_start : bool
         Continue from the previous round's tail and head instead of ImageNet's.
     device, random_state, callbacks, progress : as :class:`~rarelab.learners.LinearProbe`.
+    files : FileFeatures, optional
+        For a dataset of files: the feature store and engine (the defaults otherwise).
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class PartialFineTune(Learner):
         random_state=None,
         callbacks=None,
         progress: bool = True,
+        files: FileFeatures | None = None,
     ):
         self.dataset = dataset
         self.backbone = backbone
@@ -77,6 +84,7 @@ class PartialFineTune(Learner):
         self.random_state = random_state
         self.callbacks = callbacks
         self.progress = progress
+        self.files = files
 
     def _check_params(self):
         self._check_common()
@@ -86,7 +94,8 @@ class PartialFineTune(Learner):
 
     @property
     def cache_(self) -> ActivationCache:
-        if not hasattr(self, "_cache"):
+        """The activation cache of an in-memory dataset."""
+        if getattr(self, "_cache", None) is None:
             self._cache = ActivationCache(
                 self.dataset,
                 backbone=self.backbone,
@@ -98,10 +107,15 @@ class PartialFineTune(Learner):
         return self._cache
 
     def precompute(self) -> bool:
-        """Cache the trunk's activations of every item: the clean view and each augmented one."""
-        for v in range(self.views + 1):
-            self.cache_.view(v)
+        """Cache the trunk's activations of every item: the clean view, and for an in-memory
+        dataset each augmented one (files get theirs when they are trained on)."""
+        for v in range(1 if isinstance(self.dataset, FileDataset) else self.views + 1):
+            trunk_view(self, v)
         return True
+
+    def file_failures(self) -> dict[int, str]:
+        """Items of a file dataset whose file could not be decoded, with the error."""
+        return file_failures(self)
 
     def _new_model(self, n_outputs: int, gen: torch.Generator) -> None:
         self.model_ = get_backbone(self.backbone, n_outputs, weights="DEFAULT", input_size=self.input_size)
@@ -120,7 +134,8 @@ class PartialFineTune(Learner):
         rng = check_random_state(self.random_state)
         gen = torch.Generator().manual_seed(derive_seed(rng))
         n_outputs = self._outputs_for(labels)
-        views = [self.cache_.view(v) for v in range(self.views + 1)]
+        order_ids = np.sort(np.unique(ids))
+        views = [trunk_view(self, v, order_ids) for v in range(self.views + 1)]
         if not (self.warm_start and hasattr(self, "model_") and self.n_outputs_ == n_outputs):
             self._new_model(n_outputs, gen)
         self.n_outputs_ = n_outputs
@@ -129,7 +144,6 @@ class PartialFineTune(Learner):
         self.tail_.to(dev, memory_format=torch.channels_last).train()
         head = self.model_.head.to(dev).train()
         # The training set is small next to the pool: its activations (every view) fit in memory.
-        order_ids = np.sort(np.unique(ids))
         local = torch.from_numpy(np.searchsorted(order_ids, ids))
         acts = torch.from_numpy(np.stack([np.asarray(v[order_ids]) for v in views]))
         y_all = torch.from_numpy(labels)
@@ -167,7 +181,7 @@ class PartialFineTune(Learner):
     def _forward(self, ids, what: str, block: int = 2048) -> np.ndarray:
         self._check_fitted()
         ids = np.asarray(ids, dtype=np.int64)
-        clean = self.cache_.view(0)
+        clean = trunk_view(self, 0)
         width = self.model_.feature_dim if what == "embed" else self.n_classes
         out = np.empty((len(ids), width), dtype=np.float32 if what == "embed" else np.float64)
         # Blocks of the memory-mapped clean view: a large pool is never read all at once.
