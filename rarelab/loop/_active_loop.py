@@ -19,6 +19,7 @@ from ..reporting import n_rare, rare_f1
 from ..strategies import Candidates, PoolContext, Strategy
 from ..utils import check_int, describe, param_error
 from ._checks import check_labels, check_split
+from ._drivers import LoopDrivers
 from ._export import export_labels
 from ._label_store import LabelStore
 from ._resume import open_store, restore_state
@@ -29,7 +30,7 @@ from ._sync import RevisionSync
 PHASES = ("train", "propose", "label")
 
 
-class ActiveLoop(RevisionSync, LoopState):
+class ActiveLoop(LoopDrivers, RevisionSync, LoopState):
     """Search an unlabeled pool for rare classes, round by round (the paper's Algorithm 1).
 
     The same object serves a *search* (a person labels through :meth:`label`) and a
@@ -127,7 +128,9 @@ class ActiveLoop(RevisionSync, LoopState):
         return None if self.run_dir is None else self.run_dir / "model.pt"
 
     def close(self) -> None:
-        """Close the run's store; the object is unusable afterwards. Idempotent."""
+        """Close the run's store (after a background job has ended); the object is unusable
+        afterwards. Idempotent."""
+        self._wait_for_job()
         self.store.close()
 
     def __enter__(self) -> ActiveLoop:
@@ -335,7 +338,7 @@ class ActiveLoop(RevisionSync, LoopState):
             Another view or process wrote to the run since this object last read it.
         """
         if round is not None and round < max(self.round_, self.store.get("round", 0)):
-            if self.store.revision() != self.revision_:
+            if self.store.revision() != self.revision_ and not self.busy_:
                 self.refresh()
             return self  # committed already (here or by another process): the cell again changes nothing
         self._guard()
@@ -355,37 +358,6 @@ class ActiveLoop(RevisionSync, LoopState):
         self.phase_ = "train"
         self.candidates_ = None
         self._wrote("commit")
-        return self
-
-    # -- drivers -----------------------------------------------------------------------
-    def propose_if_needed(self) -> Candidates:
-        """Train and propose where the phase asks for it; in the ``label`` phase a no-op.
-
-        Returns the current round's candidates. Safe to run again (a notebook's Run All).
-        """
-        if self.phase_ == "train":
-            self.train()
-        if self.phase_ == "propose":
-            self.propose()
-        return self.candidates_
-
-    def step(self):
-        """One full round with the oracle: train, propose, label, commit."""
-        if self.phase_ == "train":
-            self.train()
-        if self.phase_ == "propose":
-            self.propose()
-        self.label_with_oracle()
-        return self.commit()
-
-    def simulate(self, rounds: int):
-        """Run query rounds with the oracle until round ``rounds``, then train once more to
-        measure the final model (the paper's protocol)."""
-        rounds = check_int("ActiveLoop.simulate", "rounds", rounds, low=0)
-        while self.round_ < rounds:
-            self.step()
-        if self.phase_ == "train":
-            self.train()
         return self
 
     def export_labels(self, path) -> Path:
