@@ -3,7 +3,9 @@
 // Labels are never decided here: every action is sent to Python, which writes it to the
 // run's label store and sends back the stored labels. Once the round is committed the
 // gallery greys out; a click on a labeled item then offers a correction of its committed
-// label (Python refuses anything else).
+// label (Python refuses anything else). With "next page by itself" (auto_advance) Python
+// commits a fully labeled page and trains the next round in a background thread; the page
+// stays on screen with the training's progress until the new candidates arrive.
 
 const NOT_RARE = -1;
 
@@ -68,7 +70,20 @@ function render({ model, el }) {
   nextButton.className = "rl-next jupyter-button";
   nextButton.type = "button";
   nextButton.textContent = "Next round: train and propose";
-  footer.append(commitButton, undoButton, nextButton);
+  // Learning as you label: the person's choice, synced to Python's auto_advance.
+  const autoBox = document.createElement("label");
+  autoBox.className = "rl-auto";
+  autoBox.title = "When every candidate of this round has a label, commit the round and train the next page " +
+    "in the background; its candidates replace this page by themselves.";
+  const autoInput = document.createElement("input");
+  autoInput.type = "checkbox";
+  autoBox.append(autoInput, " next page by itself");
+  footer.append(commitButton, undoButton, nextButton, autoBox);
+  // What the background job does now (training, proposing): shown while this page waits.
+  const training = document.createElement("div");
+  training.className = "rl-training";
+  training.setAttribute("role", "status");
+  training.hidden = true;
   // Round over: the correction offered for one committed label, under the grid.
   const correctBox = document.createElement("div");
   correctBox.className = "rl-correct";
@@ -82,7 +97,7 @@ function render({ model, el }) {
   const body = document.createElement("div");
   body.className = "rl-body";
   body.append(grid, previewBox);
-  root.append(header, body, footer, correctBox, status, help);
+  root.append(header, training, body, footer, correctBox, status, help);
   el.appendChild(root);
   let previewFor = null;
 
@@ -147,8 +162,10 @@ function render({ model, el }) {
     commitButton.textContent = armedEmpty
       ? `Click again to end round ${model.get("round_shown")} with no labels`
       : n > 0
-        ? `Commit ${n} label${n === 1 ? "" : "s"} of round ${model.get("round_shown")}`
+        ? `Commit ${n} label${n === 1 ? "" : "s"} of round ${model.get("round_shown")}` +
+          (model.get("auto_advance") ? " and train the next page" : "")
         : "Commit: no labels yet";
+    autoInput.checked = Boolean(model.get("auto_advance"));
     commitButton.classList.toggle("rl-armed", Boolean(armedEmpty));
   }
 
@@ -168,6 +185,11 @@ function render({ model, el }) {
   }
   commitButton.addEventListener("click", onCommit);
   undoButton.addEventListener("click", () => send({ type: "undo" }));
+  autoInput.addEventListener("change", () => {
+    model.set("auto_advance", autoInput.checked);
+    model.save_changes();
+    paintCommit();
+  });
   nextButton.addEventListener("click", () => {
     nextButton.disabled = true; // training takes a while: one click, one round
     send({ type: "next" });
@@ -219,8 +241,9 @@ function render({ model, el }) {
       fig.append(c, cap, bar, lab);
       fig.addEventListener("click", () => {
         focus = k;
-        if (isStale()) offerCorrection(k);
-        else toggle(k);
+        if (isStale()) {
+          if (!model.get("training")) offerCorrection(k); // corrections wait for the next page
+        } else toggle(k);
         root.focus();
       });
       grid.appendChild(fig);
@@ -234,7 +257,10 @@ function render({ model, el }) {
   function paintHelp() {
     const sc = model.get("shortcuts");
     const keys = Object.keys(sc).map((d) => `${d}=${model.get("class_names")[sc[d]]}`).join(", ");
-    help.textContent = isStale()
+    const busy = model.get("training") ?? "";
+    help.textContent = busy
+      ? "training the next page in the background: it replaces this one when ready (the kernel stays free)"
+      : isStale()
       ? "round over: click a labeled item to correct its committed label · u undo a correction"
       : "click: rare/not · ←→↑↓ move · y rare · n not · Backspace clear · u undo" +
         (keys ? ` · ${keys}` : "") + " · a all rare · x none · commit with the button";
@@ -342,6 +368,13 @@ function render({ model, el }) {
     status.classList.toggle("rl-warning", model.get("stale"));
   };
   const onStale = () => { paintHelp(); paintLabels(); onStatus(); };
+  const onTraining = () => {
+    const text = model.get("training") ?? "";
+    training.textContent = text;
+    training.hidden = !text;
+    root.classList.toggle("rl-busy", Boolean(text));
+    paintHelp();
+  };
   const onMessage = (msg, buffers) => {
     if (msg && msg.type === "preview") {
       if (msg.id !== previewFor || !buffers || !buffers.length) return;  // the focus moved on meanwhile
@@ -372,6 +405,8 @@ function render({ model, el }) {
     ["change:round_shown", onStale],
     ["change:pending", paintCommit],
     ["change:can_advance", () => { nextButton.disabled = false; paintCommit(); }],
+    ["change:auto_advance", paintCommit],
+    ["change:training", onTraining],
     ["msg:custom", onMessage],
   ];
   root.addEventListener("keydown", onKey);
@@ -379,6 +414,7 @@ function render({ model, el }) {
   listeners.forEach(([event, fn]) => model.on(event, fn));
   build();
   onStatus();
+  onTraining();
   // Other processes (the CLI, another kernel) write to the same run: ask Python every few
   // seconds whether the store moved on; it repaints every view of the run if so.
   const poller = setInterval(() => {

@@ -13,9 +13,10 @@ from ..loop import NOT_RARE
 from ..reporting import format_probability, gallery_html
 from ..utils import check_int, param_error
 from ._assets import asset
+from ._rounds import RoundControls, next_step
 
 
-class CandidateGallery(anywidget.AnyWidget):
+class CandidateGallery(RoundControls, anywidget.AnyWidget):
     """The top-k candidates of a rare class as an image grid with inline labeling (Fig. 2).
 
     A thin view of an :class:`~rarelab.loop.ActiveLoop` in its ``label`` phase: every click
@@ -25,6 +26,15 @@ class CandidateGallery(anywidget.AnyWidget):
     Once its round is committed the gallery greys out and takes no new labels, but a click
     on an item with a committed label offers a correction: ``loop.correct(..., source="person")``,
     kept in the store's history and used from the next training on.
+
+    With ``auto_advance`` the rounds run by themselves, learning as you label: labeling
+    the last candidate of the round commits it, and the next round is trained and proposed
+    in a background thread (:meth:`~rarelab.loop.ActiveLoop.advance_in_background`) while
+    this page stays on screen with the training's progress; the new candidates then replace
+    it here, and the kernel stays free meanwhile. Small rounds (``per_class=10``) find more
+    rare items per label than large ones, and this way they cost no waiting. A label given
+    by mistake is committed with its page: correct it with ``loop.correct(ids, labels)``
+    (used from the next training on).
 
     Parameters
     ----------
@@ -39,6 +49,17 @@ class CandidateGallery(anywidget.AnyWidget):
     thumb_size, preview_size : int
         Sides of the thumbnails (all in one binary message per page) and of the focused
         item's larger preview (sent when the focus moves), decoded from the original files.
+    auto_advance : bool
+        Commit the page once every candidate of its round has a label and show the next one
+        trained in the background (above). The footer's checkbox sets it too. A gallery
+        built with it while the run still needs training (a reopened run) starts that job.
+
+    Attributes
+    ----------
+    next_page_ : concurrent.futures.Future or None
+        The page this gallery waits for: its result is the new round's number once its
+        candidates are shown here; its exception, the background job's error (which the
+        gallery's status shows as well).
     """
 
     _esm = asset("gallery.js")
@@ -62,6 +83,8 @@ class CandidateGallery(anywidget.AnyWidget):
     can_advance = traitlets.Bool(False).tag(sync=True)  # its round was the last committed: offer the next
     # Round over: the label each shown item had before its first correction, by item id.
     corrected = traitlets.Dict().tag(sync=True)
+    auto_advance = traitlets.Bool(False).tag(sync=True)  # the footer's checkbox writes it as well
+    training = traitlets.Unicode("").tag(sync=True)  # what the background job does now; "" when idle
 
     def __init__(
         self,
@@ -72,6 +95,7 @@ class CandidateGallery(anywidget.AnyWidget):
         shortcuts=None,
         thumb_size: int = 96,
         preview_size: int = 256,
+        auto_advance: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -98,8 +122,11 @@ class CandidateGallery(anywidget.AnyWidget):
         # (kind, labels before): "label" actions restore pending labels, "correct" committed ones
         self._undo: list[tuple[str, dict[int, int | None]]] = []
         self.on_msg(self._on_message)
+        self.auto_advance = bool(auto_advance)
         self.refresh()
         loop.observe(self._on_loop_change)
+        if self.auto_advance and (loop.busy_ or loop.phase_ != "label"):
+            self._start_job(lambda: loop.propose_in_background(on_epoch=self._on_epoch))
 
     def candidate_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Item ids and P(rare class) of the candidates shown, best first (the loop's one ranking)."""
@@ -153,6 +180,8 @@ class CandidateGallery(anywidget.AnyWidget):
 
     def _on_loop_change(self, loop, event: str) -> None:
         # Any view or process changed the run: mirror it, or grey out once this round is over.
+        if self._turn_page(loop, event):
+            return
         if self.is_current:
             self._sync_labels()
             return
@@ -164,14 +193,14 @@ class CandidateGallery(anywidget.AnyWidget):
                 if event != "correct":  # a correction's own status says what it did
                     self.status = (
                         f"This gallery shows round {self.round_shown}, which is over: the run is in round "
-                        f"{loop.round_}, phase {loop.phase_!r}. {_next_step(loop)} Click a labeled item to "
+                        f"{loop.round_}, phase {loop.phase_!r}. {next_step(loop)} Click a labeled item to "
                         "correct its committed label."
                     )
 
     def _check_current(self) -> None:
         if not self.is_current:
             self._on_loop_change(self.loop, "check")
-            raise PhaseError(self.status or f"No candidates to label: {_next_step(self.loop)}")
+            raise PhaseError(self.status or f"No candidates to label: {next_step(self.loop)}")
 
     # Every handler calls the core; the widget only mirrors what the store holds.
     def label(self, ids, label: int) -> None:
@@ -182,6 +211,7 @@ class CandidateGallery(anywidget.AnyWidget):
         self.loop.label(ids, np.full(len(ids), int(label)), source="person")
         self._undo.append(("label", {int(i): before.get(int(i)) for i in ids}, {int(i): int(label) for i in ids}))
         self._sync_labels()
+        self._maybe_advance()
 
     def unlabel(self, ids) -> None:
         """Withdraw the labels of ``ids`` given this round; undoable with :meth:`undo`."""
@@ -216,7 +246,7 @@ class CandidateGallery(anywidget.AnyWidget):
         if unlabeled:
             raise PhaseError(
                 f"Item(s) {unlabeled} of round {self.round_shown} have no committed label, and a round that is over "
-                f"takes no new labels; nothing was stored. {_next_step(self.loop)}"
+                f"takes no new labels; nothing was stored. {next_step(self.loop)}"
             )
         self.loop.correct(ids, [int(label)] * len(ids), source="person")
         self._undo.append(("correct", {i: committed[i] for i in ids}, {i: int(label) for i in ids}))
@@ -263,50 +293,16 @@ class CandidateGallery(anywidget.AnyWidget):
         self._undo.pop()
         return previous
 
-    def commit(self, *, allow_empty: bool = False) -> None:
-        """Commit this gallery's round (every label of it, from any view); see ``ActiveLoop.commit``.
-
-        A round that is committed already (a second click, another view) is a no-op."""
-        if self.round_shown >= 0 and self.loop.round_ > self.round_shown:
-            return
-        self._check_current()
-        n = len(self.loop.pending_labels_)
-        self.loop.commit(round=self.round_shown, allow_empty=allow_empty)
-        self._undo.clear()
-        self.status = (
-            f"committed {n} labels of round {self.round_shown}; now round {self.loop.round_}. Press 'Next round' "
-            "to train and see its candidates here (or call propose_if_needed() in Python)."
-        )
-
-    def next_round(self) -> None:
-        """Train on the committed labels, propose, and show the new round's candidates here.
-
-        Another process may have trained or proposed meanwhile: the store is read first, and
-        only what the round still needs is done.
-        """
-        self.poll()
-        if self.round_shown < 0 or self.loop.round_ != self.round_shown + 1:
-            raise PhaseError(f"This gallery cannot start the next round: {_next_step(self.loop)}")
-        self.status = f"training and proposing round {self.loop.round_}..."
-        self.loop.propose_if_needed()
-        self._undo.clear()
-        self.refresh()
-        self.status = f"round {self.round_shown}: {len(self.items)} new candidates"
-
-    def poll(self) -> bool:
-        """Catch up with writes of other processes (the front end asks every few seconds)."""
-        if self.loop.store.revision() != self.loop.revision_:
-            self.loop.refresh()  # notifies every view of this loop, this one included
-            return True
-        return False
-
     def _on_message(self, _widget, content, _buffers) -> None:
         kind = content.get("type")
         try:
             if kind == "label":
+                shown = self.round_shown
                 self.label(content["ids"], content["label"])
-                rare = content["label"] == self.rare_class
-                self.status = f"labeled {len(content['ids'])} as {'rare' if rare else self._name(content['label'])}"
+                if self.is_current and self.round_shown == shown:  # else the page was committed, and said so
+                    name = "rare" if content["label"] == self.rare_class else self._name(content["label"])
+                    note = f" · {self._page_note}" if self._page_note else ""
+                    self.status = f"labeled {len(content['ids'])} as {name}{note}"
             elif kind == "unlabel":
                 self.unlabel(content["ids"])
                 self.status = f"removed {len(content['ids'])} labels"
@@ -375,15 +371,3 @@ class CandidateGallery(anywidget.AnyWidget):
 
     def _name(self, label: int) -> str:
         return "not rare" if label == NOT_RARE else self.class_names[label]
-
-
-def _next_step(loop) -> str:
-    """What to run next, in a sentence a notebook user can act on."""
-    return {
-        "train": "Press 'Next round' in the gallery of the round just committed (or call propose_if_needed() "
-        "in Python), then show the new candidates.",
-        "propose": "Press 'Next round' in the gallery of the round just committed (or call propose_if_needed() "
-        "in Python).",
-        "label": f"Round {loop.round_}'s candidates are in a newer gallery (or show them with a new "
-        "CandidateGallery of your loop or search).",
-    }[loop.phase_]

@@ -126,15 +126,16 @@ class LoopStepper(W.VBox):
         s = self.loop
         device = describe(getattr(s.learner, "device_", None) or choose_device(s.learner.device))
         pending = len(s.pending_labels_)
+        busy = s.busy_  # a gallery's background job trains the round: the buttons wait for it
         self.state.value = (
-            f"<b>round {s.round_}</b> · phase <b>{s.phase_}</b> · strategy {s.name} · "
-            f"training set {len(s.train_ids_)} · pool {len(s.pool_ids_)} · "
+            f"<b>round {s.round_}</b> · phase <b>{s.phase_}</b>{' (in the background)' if busy else ''} · "
+            f"strategy {s.name} · training set {len(s.train_ids_)} · pool {len(s.pool_ids_)} · "
             f"labels waiting for commit {pending} · device {device}"
         )
         allowed = s.allowed()  # the loop owns the phase rules; the buttons only follow them
         calls = {"label with oracle": "label_with_oracle", "run": "simulate"}
         for name, b in self.buttons.items():
-            b.disabled = not allowed[calls.get(name, name)]
+            b.disabled = busy or not allowed[calls.get(name, name)]
         if curves:
             rows = self._rows()
             for fw, metric in zip(self.curves, ("n_rare", "f1_rare")):
