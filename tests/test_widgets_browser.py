@@ -212,3 +212,87 @@ def test_after_its_commit_a_gallery_offers_the_next_round(page):
     page.locator(".rl-next").click()
     assert page.evaluate("window.model.sent")[-1]["type"] == "next"
     assert page.locator(".rl-next").is_disabled()  # one click, one round
+
+
+def test_a_person_ticks_next_page_labels_a_page_by_clicks_and_the_next_page_arrives(page, tiny_config, tmp_path):
+    """The ES module bridged to a real Python gallery: messages go to its handlers, and its
+    trait changes come back, from the kernel's thread and from the background job's."""
+    import collections
+    import threading
+
+    from rarelab import create_simulation
+    from rarelab.widgets import CandidateGallery
+
+    s = create_simulation(tiny_config(rare_classes="rarest:1", per_class=5), tmp_path / "run", progress=False)
+    s.propose_if_needed()
+    g = CandidateGallery(s)
+    synced = [n for n in g.traits(sync=True) if not n.startswith("_") and n not in ("layout", "tabbable", "tooltip")]
+    changes = collections.deque()  # (name, value) in order, appended from any thread
+    g.observe(lambda ch: changes.append((ch["name"], ch["new"])), names=synced)
+
+    def encode(v):
+        return {"$b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v
+
+    def drain():
+        out = {}
+        while changes:
+            name, value = changes.popleft()
+            out[name] = encode(value)
+        return out
+
+    def py_send(msg):
+        g._on_message(g, msg, [])
+        return drain()
+
+    def py_save(state):
+        for name, value in state.items():
+            setattr(g, name, value)
+        return drain()
+
+    opened, reached = threading.Event(), threading.Event()
+
+    def gate(epoch, loss):
+        reached.set()
+        assert opened.wait(120)
+
+    pg = page.context.browser.new_page()  # a page of its own: the Python bridge is exposed to it alone
+    try:
+        pg.goto(page.url)
+        pg.wait_for_function("typeof window.mount === 'function'")
+        pg.expose_function("pySend", py_send)
+        pg.expose_function("pySave", py_save)
+        state = {n: encode(getattr(g, n)) for n in synced}
+        pg.evaluate("([s, b]) => window.mount(s, b)", [state, state["pixels"]["$b64"]])
+        pg.evaluate("c => window.applyState(c)", {"reference": state["reference"]})
+        first = [it["id"] for it in g.items]
+        cells = pg.locator(".rl-cell:not(.rl-reference)")
+        assert cells.count() == 5 and pg.locator(".rl-training").is_hidden()
+
+        pg.locator(".rl-auto input").check()  # the person asks for the next page by itself
+        pg.wait_for_function("() => window.model.get('auto_advance') === true")
+        s.learner.callbacks = [gate]
+        for k in range(5):
+            cells.nth(k).click()
+        # The last click commits the page; the job trains while the page stays, greyed, with the news.
+        pg.wait_for_function("() => !document.querySelector('.rl-training').hidden", timeout=120_000)
+        assert reached.wait(120) and s.busy_ and g.auto_advance  # held mid-training
+        assert "training round 1" in pg.locator(".rl-training").inner_text()
+        assert "rl-stale" in pg.locator(".rarelab-gallery").get_attribute("class")
+        assert [int(c.get_attribute("data-item-id")) for c in cells.all()] == first
+        assert "committed 5 labels of round 0" in pg.locator(".rl-status").inner_text()
+
+        opened.set()
+        assert g.next_page_.result(timeout=120) == 1
+        s.background_.result(timeout=120)
+        pg.evaluate("c => window.applyState(c)", drain())  # what the kernel sent from the job's thread
+        pg.wait_for_function("() => document.querySelector('.rl-training').hidden")
+        now = [int(c.get_attribute("data-item-id")) for c in cells.all()]
+        assert now == [it["id"] for it in g.items] and len(now) == 5 and not set(now) & set(first)
+        assert "rl-stale" not in pg.locator(".rarelab-gallery").get_attribute("class")
+        assert "0/5 labeled" in pg.locator(".rl-header").inner_text()
+        assert pg.locator(".rl-status").inner_text().startswith("round 1: 5 new candidates")
+        cells.nth(0).click()  # the new page takes labels at once
+        pg.wait_for_function("() => document.querySelector('.rl-header').textContent.includes('1/5 labeled')")
+        assert s.pending_labels_ == {now[0]: g.rare_class}
+    finally:
+        pg.close()
