@@ -34,6 +34,10 @@ nb_ipywidgets_js = {}  # no widget manager from a CDN: the site works offline an
 nb_mime_priority_overrides = [("html", "text/html", 0), ("html", "application/vnd.jupyter.widget-view+json", None)]
 
 autosummary_generate = True
+# Class pages (docs/_templates/autosummary/class.rst) document inherited members, but only
+# rarelab's own (_own_members): ActiveLoop's methods live in mixins (rarelab/loop/_sync.py,
+# _state.py, _drivers.py), the gallery's round controls in rarelab/widgets/_rounds.py.
+templates_path = ["_templates"]
 autodoc_default_options = {"members": True, "show-inheritance": False}
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
@@ -66,5 +70,14 @@ def _prepare(app):
     write_cli_reference(DOCS / "cli.md")
 
 
+def _own_members(app, what, name, obj, skip, options):
+    """Leave out what a class inherits from outside rarelab (ipywidgets, traitlets, Exception)."""
+    if skip or what != "class":
+        return None
+    target = getattr(obj, "fget", obj)  # a property's getter knows its module
+    return None if (getattr(target, "__module__", None) or "").startswith("rarelab") else True
+
+
 def setup(app):
     app.connect("builder-inited", _prepare)
+    app.connect("autodoc-skip-member", _own_members)
