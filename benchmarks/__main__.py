@@ -286,8 +286,9 @@ BENCHES["scale"] = _bench_scale
 
 
 def _bench_real_pool(rows):
-    """The real search on GTSRB as a real pool, frozen features (benchmarks/real_pool.py; needs
-    the data, never committed: RARELAB_REAL_POOL=path/to/gtsrb32.npz)."""
+    """The real search on GTSRB as a real pool, adapted (the default) and frozen features
+    (benchmarks/real_pool.py; needs the data, never committed: RARELAB_REAL_POOL=path/to/gtsrb32.npz).
+    About 1.5 h on 2 cores: 51,839 files' trunk activations and features, then 9 searches."""
     npz = os.environ.get("RARELAB_REAL_POOL")
     if not npz:
         rows.append(("real pool (GTSRB)", "skipped", "set RARELAB_REAL_POOL=.../gtsrb32.npz"))
@@ -295,7 +296,7 @@ def _bench_real_pool(rows):
     from .real_pool import CONFIGS
     from .real_pool import main as real_pool
 
-    configs = [c for c in CONFIGS if "/linear/" in c]  # the adapted rows take hours on 2 cores
+    configs = list(CONFIGS)
     result = real_pool(["--root", npz, *[a for c in configs for a in ("--only", c)]])
     for name in configs:
         last = [r for r in result if r["config"] == name][-1]

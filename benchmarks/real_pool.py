@@ -49,8 +49,6 @@ CONFIGS = {
     "entropy/linear/10x10": ("entropy", "linear", 10, 10),
     "entropy/linear/50x2": ("entropy", "linear", 50, 2),
     "random/linear/50x2": ("random", "linear", 50, 2),
-    "rare-softmax/partial/10x10": ("rare-softmax", "partial", 10, 10),
-    "rare-softmax/partial/50x2": ("rare-softmax", "partial", 50, 2),
 }
 
 

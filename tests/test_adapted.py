@@ -78,11 +78,8 @@ def test_adapted_learner_is_deterministic_and_saves_exactly(tiny_signs, tmp_path
         _adapted(tiny_signs, adapt_growth=1).fit(ids, tiny_signs.targets[ids])
 
 
-def test_long_training_prints_one_line_per_epoch_in_a_log(tiny_signs, monkeypatch):
-    import rarelab.learners._base as base
-
-    monkeypatch.setattr(base, "interactive", lambda: False)  # stderr is a file, not a terminal
-    err = io.StringIO()
+def test_long_training_prints_one_line_per_epoch_in_a_log(tiny_signs):
+    err = io.StringIO()  # stderr is a file, not a terminal: no bar redraws in place there
     with redirect_stderr(err):
         _adapted(tiny_signs, progress=True, adapt_epochs=3).fit(np.arange(300), tiny_signs.targets[:300])
     lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("adapting the last 2 blocks: epoch")]
@@ -153,7 +150,7 @@ def test_a_killed_init_resumes_its_caching_and_redoes_no_committed_chunk(tmp_pat
     proc.wait()
     assert not (run / "config.json").exists()  # the run does not exist yet
     fs = FeatureStore(store, input_size=32, tune_blocks=4, chunk_size=40)
-    keys = [FileKey.of(p) for p in list_images(demo.pool)]
+    keys = [FileKey.of(p) for p in [*list_images(demo.labeled), *list_images(demo.pool), demo.rare_example]]
     chunk, row = fs.lookup(keys)
     done = np.flatnonzero(chunk >= 0)
     assert len(done) >= 120
@@ -204,26 +201,30 @@ def test_added_pool_files_are_the_only_ones_computed(tmp_path):
     np.testing.assert_allclose(feats_after[-5:], feats_after[copies], atol=1e-2)
 
 
-@pytest.mark.parametrize("view", [0, 1])
-def test_ray_engine_gives_the_in_process_trunk_rows(tmp_path, view):
-    pytest.importorskip("ray.data", reason="needs the ray extra (installed by make test)")
+def test_ray_engine_gives_the_in_process_trunk_rows(tmp_path):
+    ray = pytest.importorskip("ray", reason="needs the ray extra (installed by make test)")
+    pytest.importorskip("ray.data")
     _demo(tmp_path, n_pool=40)
     keys = [FileKey.of(p) for p in list_images(tmp_path / "demo" / "pool")]
-    local = FeatureStore(tmp_path / "local", input_size=32, tune_blocks=4, view=view, chunk_size=16)
-    distributed = FeatureStore(tmp_path / "ray", input_size=32, tune_blocks=4, view=view, chunk_size=16)
-    local.extract(keys, num_workers=0, progress=False)
-    report = distributed.extract(keys, engine="ray", num_workers=2, progress=False)
-    assert report.engine == "ray" and report.n_extracted == len(local.lookup(keys)[0]) - report.n_cached - len(
-        report.failed
-    )
-    a_chunk, a_row = local.lookup(keys)
-    b_chunk, b_row = distributed.lookup(keys)
-    np.testing.assert_array_equal(a_chunk == FAILED, b_chunk == FAILED)
-    ok = a_chunk >= 0
-    a, b = local.read(a_chunk[ok], a_row[ok]), distributed.read(b_chunk[ok], b_row[ok])
-    assert a.shape[1] == int(np.prod(local.shape))
-    # float16 on disk: equal to its rounding (one ulp of the largest values)
-    np.testing.assert_allclose(a, b, rtol=2e-3, atol=np.abs(a).max() * 2**-10)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    try:  # one Ray instance for both views (the engine joins it instead of starting its own)
+        for view in (0, 1):
+            kw = dict(input_size=32, tune_blocks=4, view=view, chunk_size=16)
+            local = FeatureStore(tmp_path / f"local{view}", **kw)
+            distributed = FeatureStore(tmp_path / f"ray{view}", **kw)
+            local.extract(keys, num_workers=0, progress=False)
+            report = distributed.extract(keys, engine="ray", num_workers=2, progress=False)
+            assert report.engine == "ray" and report.n_extracted + len(report.failed) == len(keys)
+            a_chunk, a_row = local.lookup(keys)
+            b_chunk, b_row = distributed.lookup(keys)
+            np.testing.assert_array_equal(a_chunk == FAILED, b_chunk == FAILED)
+            ok = a_chunk >= 0
+            a, b = local.read(a_chunk[ok], a_row[ok]), distributed.read(b_chunk[ok], b_row[ok])
+            assert a.shape[1] == int(np.prod(local.shape))
+            # float16 on disk: equal to its rounding (one ulp of the largest values)
+            np.testing.assert_allclose(a, b, rtol=2e-3, atol=np.abs(a).max() * 2**-10)
+    finally:
+        ray.shutdown()
 
 
 def test_views_are_drawn_per_file_so_a_file_extracted_alone_gets_the_same_row(tmp_path):
