@@ -270,7 +270,10 @@ class AdaptedProbe(Learner):
         for start in range(0, len(ids), block):
             part = ids[start : start + block]
             x = torch.from_numpy(np.asarray(clean[part], dtype=np.float32)).to(dev)
-            out[start : start + len(part)] = self.tail_(x.contiguous(memory_format=torch.channels_last)).cpu().numpy()
+            # Batches of 128: on a CPU the tail runs 2-3x faster per image than at 2,048 (cache).
+            for b in range(0, len(part), 128):
+                xb = x[b : b + 128].contiguous(memory_format=torch.channels_last)
+                out[start + b : start + b + len(xb)] = self.tail_(xb).cpu().numpy()
             bar.update(len(part))
         bar.close()
         return out
