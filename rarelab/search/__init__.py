@@ -4,7 +4,9 @@ A run directory holds ``config.json`` (the sources and settings), ``items.sqlite
 file with its size, mtime, part and known label: seed and validation items only),
 ``labels.sqlite`` (the person's labels, each stored the moment it is given), ``model.pt``
 (the trained model of the current round), ``failed_files.csv`` (files that could not be
-decoded) and ``candidates.csv``/``candidates.html`` after each proposal. Features live in a
+decoded), ``adapted/`` (the default learner's current tail and the adapted features of
+every item, see :class:`~rarelab.learners.AdaptedProbe`) and ``candidates.csv``/
+``candidates.html`` after each proposal. Features and trunk activations live in a
 :class:`~rarelab.features.FeatureStore`, shared between runs.
 """
 
