@@ -230,3 +230,14 @@ def test_saved_csv_quotes_class_names_and_paths(tmp_path, page):
     table = read_table(saved, required=("item_id", "label"))
     got = [(r["item_id"], r["path"], r["label"]) for r in table.rows]
     assert got == [("105", rows[5]["path"], "not rare"), ("106", rows[6]["path"], "give way, ahead")]
+
+
+def test_keys_act_on_the_cell_that_has_focus(run, page):
+    """Focus moved by Tab or a screen reader (not by a click) is where the next key lands."""
+    _open(page, run / "candidates.html")
+    page.locator(".rl-cell").nth(0).click()  # the page's cursor on cell 0 (labeled rare)
+    page.locator(".rl-cell").nth(6).focus()
+    page.keyboard.press("n")
+    states = _states(page)
+    assert states[6] == "not" and states[0] == "rare" and states[1] == ""
+    assert page.evaluate("document.activeElement.dataset.index") == "7"  # moved on, as after a click

@@ -294,6 +294,10 @@ function build() {
       setFocus(k, false);
       toggle(k);
     });
+    // Keys act on the focused cell, however it got focus (Tab, a screen reader, a press).
+    cell.addEventListener("focus", () => {
+      if (focus !== k) setFocus(k, false);
+    });
     sections.get(c.cls).append(cell);
     cells.push(cell);
     if (!cellsOf.has(c.id)) cellsOf.set(c.id, []);

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..data import DECODER_VERSION, FileKey
-from ..utils import atomic_path, cache_dir, check_int, param_error, path_from_sql, path_to_sql
+from ..utils import atomic_path, cache_dir, check_int, param_error, path_from_sql, path_to_sql, progress_bar
 from ._backbones import DEFAULT_INPUT_SIZE, list_backbones
 from ._engines import get_engine
 from ._extractors import trunk_shape
@@ -306,12 +305,13 @@ class FeatureStore:
             address=ray_address,
             **({} if self.tune_blocks is None else {"tune_blocks": self.tune_blocks, "view": self.view}),
         )
-        bar = tqdm(
+        what = "features" if self.tune_blocks is None else "trunk activations"
+        view = f", view {self.view}" if self.view else ""
+        bar = progress_bar(
             total=len(pending),
-            desc=f"{self.key} features ({engine})",
+            desc=f"{what} ({self.backbone}, {self.input_size} px{view}; {engine})",
             unit="img",
             disable=not progress,
-            mininterval=1.0,
         )
         buf_pos, buf_feat, buf_fail = [], [], []
         n_buf = 0

@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..features import DEFAULT_INPUT_SIZE, FileFeatures, get_backbone, split_backbone
-from ..utils import atomic_path, check_int, check_random_state, choose_device, derive_seed, param_error
+from ..utils import atomic_path, check_int, check_random_state, choose_device, derive_seed, param_error, progress_bar
 from ._base import Learner, check_fit_input, init_linear, load_state, save_state
 from ._trunk import file_failures, module_digest, save_float16, trunk_view
 
@@ -266,7 +265,7 @@ class AdaptedProbe(Learner):
         clean = self._trunk(0)
         dev = next(self.tail_.parameters()).device
         out = np.empty((len(ids), self.feature_dim), dtype=np.float16)
-        bar = tqdm(total=len(ids), desc="adapted features", unit="img", disable=not self.progress, mininterval=1.0)
+        bar = progress_bar(total=len(ids), desc="adapted features", unit="img", disable=not self.progress)
         for start in range(0, len(ids), block):
             part = ids[start : start + block]
             x = torch.from_numpy(np.asarray(clean[part], dtype=np.float32)).to(dev)

@@ -70,7 +70,7 @@ def init_search(
     Examples
     --------
     >>> search = init_search("runs/signs", labeled="seed/", pool="dashcam/", rare="stop")  # doctest: +SKIP
-    >>> cand = search.train().propose()                                                    # doctest: +SKIP
+    >>> cand = search.propose_if_needed()                                                  # doctest: +SKIP
     """
     run_dir = Path(run_dir)
     pool = [_absolute(pool)] if isinstance(pool, (str, Path)) else [_absolute(p) for p in pool]

@@ -8,7 +8,7 @@ from ._config import read_json_config
 from ._devices import choose_device, describe
 from ._locks import exclusive
 from ._paths import path_from_sql, path_to_sql, printable_path
-from ._progress import interactive, transient_bar
+from ._progress import interactive, progress_bar, transient_bar
 from ._registry import Registry
 from ._validation import (
     check_class,
@@ -34,6 +34,7 @@ __all__ = [
     "exclusive",
     "front_end_file",
     "interactive",
+    "progress_bar",
     "param_error",
     "path_from_sql",
     "path_to_sql",

@@ -21,6 +21,15 @@ def interactive() -> bool:
         return False
 
 
+def progress_bar(**kwargs):
+    """A tqdm bar for long work (extraction, a pass over every item): redrawn every second in
+    a terminal or notebook, at most every 30 s in a log, where each redraw stays in the file."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("mininterval", 1.0 if interactive() else 30.0)
+    return tqdm(**kwargs)
+
+
 def transient_bar(**kwargs):
     """A tqdm progress bar that disappears when done (``leave=False``), safe in notebooks.
 
