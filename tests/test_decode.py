@@ -487,7 +487,7 @@ def test_a_search_sees_what_a_viewer_shows(tmp_path, capsys):
     )
     paths = [str(p) for p in search.dataset.paths]
 
-    fs = FeatureStore(store, input_size=32)
+    fs = FeatureStore(store, input_size=32, tune_blocks=4)  # the default learner's trunk activations
     chunk, row = fs.lookup([FileKey.of(demo.pool / n) for n in ("gray8.png", "gray16.png")])
     assert (chunk >= 0).all()
     twins = fs.read(chunk, row)
