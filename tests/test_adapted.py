@@ -156,7 +156,10 @@ def test_a_killed_init_resumes_its_caching_and_redoes_no_committed_chunk(tmp_pat
     assert len(done) >= 120
     before, chunks_before = fs.read(chunk[done], row[done]), set(np.unique(chunk[done]))
     committed_rows = _committed(index)
+    (run / "adapted").mkdir(exist_ok=True)  # as a kill during the first tail's training leaves it
+    (run / "adapted" / "features-0123456789abcdef.npy").write_bytes(b"half a file")
     assert main(args) == 0
+    assert not (run / "adapted" / "features-0123456789abcdef.npy").exists()  # removed, not reused
     chunk2, row2 = fs.lookup(keys)
     # Every committed row is reused as it was, and what was not committed is computed once.
     np.testing.assert_array_equal(chunk2[done], chunk[done])

@@ -138,6 +138,7 @@ def _reopen_with(run_dir: Path, wanted: dict, *, progress: bool) -> ActiveLoop:
 
 
 _MADE_BY_INIT = ("items.sqlite", "labels.sqlite", "failed_files.csv", "feature-index-")
+_FOLDERS_BY_INIT = ("adapted",)  # the default learner's first tail and its features
 
 
 @contextmanager
@@ -146,14 +147,14 @@ def _new_run_dir(run_dir: Path):
     it wrote, so a failed ``init`` leaves no run directory (or the folder as it was)."""
     existed = run_dir.exists()
     if existed:
-        leftovers = [p for p in run_dir.iterdir() if p.name.startswith(_MADE_BY_INIT)]
+        leftovers = [p for p in run_dir.iterdir() if p.name.startswith(_MADE_BY_INIT) or p.name in _FOLDERS_BY_INIT]
         if leftovers and LabelStore.holds_labels(run_dir / "labels.sqlite"):
             raise InvalidParameterError(
                 f"{str(run_dir)!r} holds labels but no config.json; nothing was changed. Move it away (or restore "
                 "its config.json) before starting a search there."
             )
         for p in leftovers:  # a killed init: its run never existed, start over
-            p.unlink()
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
         before = set(run_dir.iterdir())
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
