@@ -262,3 +262,14 @@ def test_the_search_files_features_of_the_training_sample_only_get_views(tmp_pat
     n_viewed = viewed._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
     assert n_viewed == len(search.split.train) < len(search.dataset)
     assert isinstance(search.learner.files, FileFeatures)
+
+
+def test_an_unreadable_stored_tail_is_trained_again(tmp_path):
+    demo = _demo(tmp_path)
+    run = tmp_path / "run"
+    assert main(_init_args(demo, run, tmp_path / "store")) == 0
+    (run / "adapted" / "tail.pt").write_bytes(b"not a torch file")  # a disk that lost it
+    search = open_search(run, progress=False)
+    assert search.learner.needs_adapting(search.split.train, search.split.train_labels)
+    search.train()
+    assert search.learner.adaptations_ == 1 and search.propose() is not None

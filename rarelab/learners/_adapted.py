@@ -17,6 +17,7 @@ them but costs minutes a round on a CPU. The middle way keeps rounds at seconds:
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -255,7 +256,10 @@ class AdaptedProbe(Learner):
         path = None if self.state_dir is None else self.state_dir / "tail.pt"
         if path is None or not path.exists():
             return
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+            return  # derived state, not a person's work: an unreadable tail is trained again
         if saved.get("tune_blocks") == self.tune_blocks and saved.get("input_size") == self.input_size:
             self._set_tail(saved)
 

@@ -9,6 +9,7 @@ dataset, and ``save(path)`` / ``load(path)`` so a reopened run does not retrain.
 
 from __future__ import annotations
 
+import pickle
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -59,7 +60,7 @@ def load_state(path, learner: Learner, *, kind: str) -> dict:
     """Read a state written by :func:`save_state`; refuse one saved by another learner or class set."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise DataUnavailableError(f"Could not read the model file {str(path)!r}: {exc}") from exc
     expected = {"kind": kind, "backbone": learner.backbone, "n_classes": learner.n_classes}
     got = {k: saved.get(k) for k in expected}
