@@ -70,6 +70,8 @@ def test_did_you_mean():
     ):
         match_class("no entry except buses", CLASSES, owner="init_search", name="rare")
     assert "Known classes" in class_hint("zzzzzz", ["a", "b"])
+    # A number for a zero-padded folder name (GTSRB's 00033) is suggested first.
+    assert class_hint("33", ["00000", "00014", "00033"]).startswith("Did you mean '00033'")
 
 
 def test_comma_lists_split_only_where_every_part_is_a_class():

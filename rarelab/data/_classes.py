@@ -77,6 +77,10 @@ def _near(text, classes: list[str]) -> str:
     for c in classes:
         keys.setdefault(class_key(c), c)
     near = [keys[k] for k in difflib.get_close_matches(class_key(text), list(keys), n=3)]
+    text = str(text).strip()
+    if text.isdigit():  # "33" for a folder called "00033": the same number, zero-padded
+        near = [c for c in classes if c.isdigit() and int(c) == int(text)] + near
+    near = list(dict.fromkeys(near))[:3]
     if near:
         return f"Did you mean {' or '.join(map(repr, near))}?"
     return f"Known classes: {classes[:8]}{' ...' if len(classes) > 8 else ''}."
