@@ -27,7 +27,7 @@ from torch import nn
 from ..features import DEFAULT_INPUT_SIZE, FileFeatures, get_backbone, split_backbone
 from ..utils import atomic_path, check_int, check_random_state, choose_device, derive_seed, param_error, progress_bar
 from ._base import Learner, check_fit_input, init_linear, load_state, save_state
-from ._trunk import file_failures, module_digest, save_float16, trunk_view
+from ._trunk import file_failures, module_digest, save_float16, train_tail, trunk_view
 
 _STATE = "adapted"  # folder in the run directory: the current tail and its features
 
@@ -187,41 +187,22 @@ class AdaptedProbe(Learner):
         model = get_backbone(self.backbone, n_outputs, weights="DEFAULT", input_size=self.input_size)
         init_linear(model.head, gen)
         _, tail = split_backbone(model, self.tune_blocks)
-        dev = choose_device(self.device)
-        tail.to(dev, memory_format=torch.channels_last).train()
-        head = model.head.to(dev).train()
         order = np.sort(np.unique(s_ids))
-        local = torch.from_numpy(np.searchsorted(order, s_ids))
-        acts = torch.from_numpy(np.stack([np.asarray(self._trunk(v, order)[order]) for v in range(self.views + 1)]))
-        y = torch.from_numpy(s_labels)
-        opt = torch.optim.AdamW([*tail.parameters(), *head.parameters()], lr=self.adapt_lr)
-        steps = self.adapt_epochs * -(-len(s_ids) // self.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.adapt_lr, total_steps=steps, pct_start=0.15)
-        view_of = torch.zeros(len(s_ids), dtype=torch.long)
-
-        def draw_views(_epoch):
-            nonlocal view_of
-            view_of = torch.randint(0, self.views + 1, (len(s_ids),), generator=gen)
-
-        def loss_of(b):
-            x = acts[view_of[b], local[b]].float().to(dev).contiguous(memory_format=torch.channels_last)
-            return nn.functional.cross_entropy(head(tail(x)), y[b].to(dev))
-
-        epochs, self.epochs = self.epochs, self.adapt_epochs
-        try:
-            self._train_epochs(
-                len(s_ids),
-                loss_of,
-                opt,
-                gen,
-                desc=f"adapting the last {self.tune_blocks} blocks",
-                scheduler=sched,
-                before_epoch=draw_views,
-                epoch_lines=True,
-            )
-        finally:
-            self.epochs = epochs
-        self.tail_ = tail.eval()
+        views = [self._trunk(v, order) for v in range(self.views + 1)]
+        train_tail(
+            self,
+            tail,
+            model.head,
+            views,
+            s_ids,
+            s_labels,
+            gen,
+            epochs=self.adapt_epochs,
+            lr=self.adapt_lr,
+            weight_decay=0.0,
+            desc=f"adapting the last {self.tune_blocks} blocks",
+        )
+        self.tail_ = tail
         self.adapted_counts_ = np.bincount(s_labels, minlength=n_outputs)
         self.adaptations_ = getattr(self, "adaptations_", 0) + 1
         self.digest_ = module_digest(self.tail_)
@@ -320,18 +301,8 @@ class AdaptedProbe(Learner):
         self.n_outputs_ = self._outputs_for(labels)
         self.model_ = nn.Linear(feats.shape[1], self.n_outputs_)
         init_linear(self.model_, gen)
-        model = self.model_.to(dev).train()
         x_all = torch.from_numpy(np.asarray(feats[ids], dtype=np.float32)).to(dev)
-        y_all = torch.from_numpy(labels).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        self._train_epochs(
-            len(ids),
-            lambda b: nn.functional.cross_entropy(model(x_all[b.to(dev)]), y_all[b.to(dev)]),
-            opt,
-            gen,
-            desc="training head",
-        )
-        model.eval()
+        self._fit_head(self.model_, x_all, torch.from_numpy(labels).to(dev), gen)
         return self
 
     @torch.inference_mode()

@@ -159,6 +159,21 @@ class Learner(ABC):
 
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet. Call fit(ids, labels) first.")
 
+    def _fit_head(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> None:
+        """Train ``model`` (a head on feature rows ``x`` on ``self.device_``) with plain
+        cross-entropy on ``y``: Adam at ``lr`` and ``weight_decay``, the shared epoch loop."""
+        dev = self.device_
+        model = model.to(dev).train()
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        self._train_epochs(
+            len(y),
+            lambda b: nn.functional.cross_entropy(model(x[b.to(dev)]), y[b.to(dev)]),
+            opt,
+            gen,
+            desc="training head",
+        )
+        model.eval()
+
     def _train_epochs(self, n: int, loss_of, optimizer, gen: torch.Generator, *, desc: str, **kw) -> None:
         """The one epoch loop every learner trains with: see :func:`train_epochs`."""
         self.loss_history_ = train_epochs(

@@ -140,19 +140,8 @@ class LinearProbe(Learner):
         if not (self.warm_start and hasattr(self, "model_") and self.n_outputs_ == n_outputs):
             self.model_ = self._new_head(feats.shape[1], gen, n_outputs)
         self.n_outputs_ = n_outputs
-        model = self.model_.to(self.device_).train()
         x_all = self._prepare(feats.take(ids)).to(self.device_)
-        y_all = torch.from_numpy(labels).to(self.device_)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        dev = self.device_
-        self._train_epochs(
-            len(ids),
-            lambda b: nn.functional.cross_entropy(model(x_all[b.to(dev)]), y_all[b.to(dev)]),
-            opt,
-            gen,
-            desc="training head",
-        )
-        model.eval()
+        self._fit_head(self.model_, x_all, torch.from_numpy(labels).to(self.device_), gen)
         return self
 
     @torch.inference_mode()

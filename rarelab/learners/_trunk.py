@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import torch
 from torch import nn
 
 from ..data import FileDataset
 from ..features import ActivationCache, FileFeatures
+from ..utils import choose_device
+from ._base import train_epochs
 
 
 def trunk_view(learner, view: int, ids=None):
@@ -86,3 +89,48 @@ def module_digest(module: nn.Module) -> str:
 def save_float16(path, rows: np.ndarray) -> None:
     with open(path, "wb") as fh:
         np.save(fh, np.ascontiguousarray(rows, dtype=np.float16))
+
+
+def train_tail(learner, tail, head, views, ids, labels, gen, *, epochs: int, lr: float, weight_decay: float, desc: str):
+    """Train ``tail`` and ``head`` with plain cross-entropy on the trunk activations of ``ids``
+    (``views``: one array-like per view, see :func:`trunk_view`), one random view per item and
+    epoch; AdamW with a one-cycle schedule peaking at ``lr``. Sets ``learner.device_`` and
+    ``learner.loss_history_``; leaves both modules in eval mode."""
+    learner.device_ = dev = choose_device(learner.device)
+    # channels_last: depthwise convolutions run about 1.7x faster in it, on CPUs too.
+    tail.to(dev, memory_format=torch.channels_last).train()
+    head.to(dev).train()
+    # The training set is small next to the pool: its activations (every view) fit in memory.
+    order = np.sort(np.unique(ids))
+    local = torch.from_numpy(np.searchsorted(order, ids))
+    acts = torch.from_numpy(np.stack([np.asarray(v[order]) for v in views]))
+    y_all = torch.from_numpy(labels)
+    opt = torch.optim.AdamW([*tail.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
+    steps = epochs * -(-len(ids) // learner.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    view_of = torch.empty(0, dtype=torch.long)
+
+    def draw_views(_epoch):  # after each epoch's permutation, from the same generator
+        nonlocal view_of
+        view_of = torch.randint(0, len(views), (len(ids),), generator=gen)
+
+    def loss_of(b):
+        x = acts[view_of[b], local[b]].float().to(dev).contiguous(memory_format=torch.channels_last)
+        return nn.functional.cross_entropy(head(tail(x)), y_all[b].to(dev))
+
+    learner.loss_history_ = train_epochs(
+        len(ids),
+        loss_of,
+        opt,
+        gen,
+        epochs=epochs,
+        batch_size=learner.batch_size,
+        callbacks=learner.callbacks,
+        desc=desc,
+        progress=learner.progress,
+        scheduler=sched,
+        before_epoch=draw_views,
+        epoch_lines=True,
+    )
+    tail.eval()
+    head.eval()
